@@ -1,0 +1,82 @@
+"""A small app for trying flask-refreshgrant with curl, like WSO2's "try it out".
+
+``flask --app example_app run`` or ``gunicorn 'example_app:create_app()'``.
+SQLite in the instance folder by default; ``DATABASE_URL`` (or
+``FLASK_SQLALCHEMY_DATABASE_URI``) switches to PostgreSQL. Every config key
+can come from the environment with the ``FLASK_`` prefix, e.g.
+``FLASK_OAUTH2_REFRESH_TOKEN_VALIDITY_PERIOD=60``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
+
+from flask_refreshgrant import RefreshGrant, current_token, require_oauth
+
+from .cli import register_commands
+from .models import authenticate_user, db, load_user
+from .setup import database_engine_options, database_url, prepare_database
+
+oauth = RefreshGrant()
+
+
+def _secret_key(instance: Path) -> str:
+    """One key shared by every worker: kept in the instance folder."""
+    path = instance / "secret_key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        with path.open("r+") as file:  # first writer wins; others read it
+            if not file.read():
+                file.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the example app, create its tables and seed the demo data."""
+    app = Flask(__name__, instance_relative_config=True)
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=database_url(instance),
+        OAUTH2_SCOPES_SUPPORTED=["PRODUCTION", "SANDBOX"],
+        EXAMPLE_BASE_URL="http://127.0.0.1:5000",
+        EXAMPLE_QUIET=False,
+    )
+    app.config.from_prefixed_env()
+    if test_config:
+        app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(instance)
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS",
+        database_engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),
+    )
+
+    db.init_app(app)
+    oauth.init_app(
+        app, db=db, authenticate_user=authenticate_user, load_user=load_user
+    )
+    register_commands(app)
+
+    @app.get("/api/me")
+    @require_oauth()
+    def me() -> ResponseReturnValue:
+        """The token's user and scope: a protected resource."""
+        token: Any = current_token
+        user = load_user(token.user_id) if token.user_id else None
+        return jsonify(
+            user=None if user is None else user.username,
+            user_id=token.user_id,
+            client_id=token.client_id,
+            scope=token.scope,
+        )
+
+    with app.app_context():
+        prepare_database(app)
+    return app

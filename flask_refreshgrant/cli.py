@@ -1,0 +1,84 @@
+"""The ``flask oauth2`` command group."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask.cli import AppGroup
+
+from .state import state
+
+oauth2_cli = AppGroup("oauth2", help="Manage OAuth 2.0 clients and tokens.")
+
+GRANT_TYPES = ("authorization_code", "refresh_token", "password", "client_credentials")
+
+
+@oauth2_cli.command("create-client")
+@click.option("--name", required=True, help="Human-readable client name.")
+@click.option(
+    "--grant-type",
+    "grant_types",
+    multiple=True,
+    required=True,
+    type=click.Choice(GRANT_TYPES),
+    help="A grant type the client may use (repeat for several).",
+)
+@click.option("--scope", default="", help='Space-separated scopes, e.g. "A B".')
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Repeatable.")
+@click.option(
+    "--public", is_flag=True, help="A public client: no secret, always rotates."
+)
+@click.option(
+    "--refresh-token-validity-period",
+    type=int,
+    default=None,
+    help="Seconds, overriding the app's setting for this client (negative: never).",
+)
+@click.option(
+    "--no-renew",
+    is_flag=True,
+    help="Return the same refresh token on refresh (ignored for public clients).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def create_client(
+    name: str,
+    grant_types: tuple[str, ...],
+    scope: str,
+    redirect_uris: tuple[str, ...],
+    public: bool,
+    refresh_token_validity_period: int | None,
+    no_renew: bool,
+    as_json: bool,
+) -> None:
+    """Register a client; its secret is printed once and never stored in clear."""
+    app_state = state()
+    scopes_supported = app_state.settings.scopes_supported
+    unknown = [
+        s for s in scope.split() if scopes_supported and s not in scopes_supported
+    ]
+    if unknown:
+        raise click.BadParameter(
+            f"not in OAUTH2_SCOPES_SUPPORTED: {' '.join(unknown)}", param_hint="--scope"
+        )
+    created = app_state.storage.create_client(
+        name=name,
+        grant_types=list(grant_types),
+        scope=scope,
+        redirect_uris=list(redirect_uris),
+        public=public,
+        refresh_token_validity_period=refresh_token_validity_period,
+        renew_refresh_token=False if no_renew else None,
+    )
+    client_id = created.client.client_id
+    if as_json:
+        click.echo(
+            json.dumps({"client_id": client_id, "client_secret": created.client_secret})
+        )
+        return
+    click.echo(f"client_id:     {client_id}")
+    if created.client_secret is None:
+        click.echo("client_secret: (none: public client)")
+    else:
+        click.echo(f"client_secret: {created.client_secret}")
+        click.echo("Store the secret now: it is not kept and cannot be shown again.")

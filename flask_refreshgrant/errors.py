@@ -1,0 +1,15 @@
+"""The extension's exception classes (one base class)."""
+
+from __future__ import annotations
+
+
+class RefreshGrantError(Exception):
+    """Base class of every exception this extension raises on its own."""
+
+
+class ConfigurationError(RefreshGrantError, ValueError):
+    """A configuration value is missing or invalid; the message names the key."""
+
+
+class ExtensionError(RefreshGrantError, RuntimeError):
+    """The extension was wired wrongly (registered twice, not registered, …)."""

@@ -1,0 +1,190 @@
+"""Authlib grant subclasses: protocol decisions only, storage through ``server.storage``.
+
+* :class:`RefreshTokenGrant` — RFC 6749 §6 with expiry, rotation as a setting
+  (per client), atomic rotate-and-issue, reuse detection (RFC 9700 §4.14.2).
+* :class:`PasswordGrant` — RFC 6749 §4.3, legacy (RFC 9700 §2.4): only for
+  clients registered with it.
+* :class:`ClientCredentialsGrant` — RFC 6749 §4.4, never a refresh token.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import (
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+)
+from authlib.oauth2.rfc6749.hooks import hooked
+from flask import current_app
+
+from . import lifetimes, signals
+from .models import ClientMixin, RefreshTokenMixin
+from .storage import IssuedTokens
+
+if TYPE_CHECKING:
+    from .server import AuthorizationServer
+
+#: Every grant accepts all three client authentication methods; which one a
+#: client may use follows from whether it has a secret (models.ClientMixin).
+TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+
+def invalid_refresh_token() -> InvalidGrantError:
+    """One error body for unknown, expired, revoked, rotated-out and foreign
+    refresh tokens, so the response is no oracle."""
+    return InvalidGrantError("The refresh token is invalid, expired or revoked.")
+
+
+def issued_tokens(token: dict[str, Any]) -> IssuedTokens:
+    return IssuedTokens(
+        access_token=token["access_token"],
+        refresh_token=token.get("refresh_token"),
+        scope=token.get("scope", ""),
+        access_token_expires_in=token["expires_in"],
+    )
+
+
+class _GrantMixin:
+    """What every grant here shares: auth methods and scope checks."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_ENDPOINT_AUTH_METHODS
+    server: AuthorizationServer
+    request: Any
+
+    def validate_requested_scope(self) -> None:
+        """RFC 6749 §3.3: a scope the server or the client does not know is
+        ``invalid_scope`` rather than silently dropped."""
+        scope = self.request.payload.scope
+        self.server.validate_requested_scope(scope)
+        client: ClientMixin = self.request.client
+        if scope and not set(scope.split()) <= set(client.scopes):
+            raise InvalidScopeError()
+
+
+class RefreshTokenGrant(_GrantMixin, grants.RefreshTokenGrant):  # type: ignore[misc]
+    """Refresh an access token (RFC 6749 §6), with WSO2's two knobs.
+
+    Renewal on (``OAUTH2_RENEW_REFRESH_TOKEN_FOR_REFRESH_GRANT``, default; and
+    always for public clients, RFC 9700 §2.2.2): the presented token is
+    retired and a successor issued in one transaction. Renewal off: the same
+    refresh token is returned, untouched, until it expires.
+    """
+
+    @property
+    def INCLUDE_NEW_REFRESH_TOKEN(self) -> bool:
+        client: ClientMixin = self.request.client
+        policy = self.server.settings.policy_for(client)
+        return policy.renew_refresh_token or client.is_public
+
+    def authenticate_refresh_token(
+        self, refresh_token: str
+    ) -> RefreshTokenMixin | None:
+        return self.server.storage.find_refresh_token(refresh_token)
+
+    def _validate_request_token(self, client: ClientMixin) -> RefreshTokenMixin:
+        value = self.request.form.get("refresh_token")
+        if not value:
+            raise InvalidRequestError("Missing 'refresh_token' in request.")
+        token = self.authenticate_refresh_token(value)
+        # Client binding first: another client replaying a stale token must
+        # not be able to revoke the owner's family.
+        if token is None or not token.check_client(client):
+            raise invalid_refresh_token()
+        if token.is_revoked():
+            raise invalid_refresh_token()
+        policy = self.server.settings.policy_for(client)
+        if token.is_rotated():
+            if policy.refresh_token_reuse_detection:
+                self._revoke_reused_family(token)
+            raise invalid_refresh_token()
+        if lifetimes.refresh_token_expired(token, self.server.now(), policy):
+            raise invalid_refresh_token()
+        return token
+
+    def _revoke_reused_family(self, token: RefreshTokenMixin) -> None:
+        """RFC 9700 §4.14.2: a rotated-out token came back, so either the
+        client or an attacker holds a stolen copy; end the whole grant."""
+        self.server.storage.revoke_family(token.family_id, now=self.server.now())
+        signals.refresh_token_reuse_detected.send(
+            current_app._get_current_object(),  # type: ignore[attr-defined]
+            client_id=token.client_id,
+            user_id=token.user_id,
+            family_id=token.family_id,
+        )
+
+    def authenticate_user(self, refresh_token: RefreshTokenMixin) -> Any:
+        if refresh_token.user_id is None:
+            return None
+        return self.server.load_user(refresh_token.user_id)
+
+    @hooked  # type: ignore[untyped-decorator]
+    def create_token_response(
+        self,
+    ) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        old: RefreshTokenMixin = self.request.refresh_token
+        client: ClientMixin = self.request.client
+        user = self.authenticate_user(old)
+        if user is None:
+            raise InvalidGrantError("The user of this refresh token no longer exists.")
+        self.request.user = user
+
+        # RFC 6749 §6: omitted scope means the originally granted scope.
+        scope = self.request.payload.scope or old.scope
+        token: dict[str, Any] = self.generate_token(
+            user=user, scope=scope, include_refresh_token=self.INCLUDE_NEW_REFRESH_TOKEN
+        )
+        policy = self.server.settings.policy_for(client)
+        now = self.server.now()
+        issued = issued_tokens(token)
+        if issued.refresh_token is not None:
+            expires_at = lifetimes.renewed_refresh_expiry(old, now, policy)
+            if not self.server.storage.rotate(
+                old, issued, now=now, expires_at=expires_at
+            ):
+                # Lost the race for this token to a concurrent request: it is
+                # a rotated-out token now, and counts as reused.
+                if policy.refresh_token_reuse_detection:
+                    self._revoke_reused_family(old)
+                raise invalid_refresh_token()
+            signals.refresh_token_rotated.send(
+                current_app._get_current_object(),  # type: ignore[attr-defined]
+                client_id=old.client_id,
+                user_id=old.user_id,
+                family_id=old.family_id,
+                parent_id=old.id,
+            )
+        else:
+            expires_at = lifetimes.effective_refresh_expiry(old, policy)
+            self.server.storage.issue_access_token(old, issued, now=now)
+            token["refresh_token"] = self.request.form["refresh_token"]
+        expires_in = lifetimes.seconds_left(expires_at, now)
+        if expires_in is not None:
+            token["refresh_token_expires_in"] = expires_in
+        signals.token_issued.send(
+            current_app._get_current_object(),  # type: ignore[attr-defined]
+            client_id=old.client_id,
+            user_id=old.user_id,
+            grant_type=self.GRANT_TYPE,
+            family_id=old.family_id,
+            scope=issued.scope,
+        )
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
+class PasswordGrant(_GrantMixin, grants.ResourceOwnerPasswordCredentialsGrant):  # type: ignore[misc]
+    """Resource owner password credentials (RFC 6749 §4.3)."""
+
+    def authenticate_user(self, username: str, password: str) -> Any:
+        assert self.server.authenticate_user is not None  # registered only then
+        user = self.server.authenticate_user(username, password)
+        if user is None:
+            # RFC 6749 §5.2: invalid resource owner credentials are invalid_grant.
+            raise InvalidGrantError("Invalid username or password.")
+        return user
+
+
+class ClientCredentialsGrant(_GrantMixin, grants.ClientCredentialsGrant):  # type: ignore[misc]
+    """Client credentials (RFC 6749 §4.4): an access token, never a refresh token."""

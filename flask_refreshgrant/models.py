@@ -1,0 +1,207 @@
+"""Typed SQLAlchemy mixins, and the default models built from them once per ``db``.
+
+The mixins carry the columns and the small methods Authlib's protocol code
+calls (``check_client_secret``, ``get_scope``, …). The default concrete
+models live on the user's own ``db`` in tables named ``oauth2_*``, so
+``db.create_all()`` and Alembic autogenerate see them. A user who needs extra
+columns subclasses the mixins and passes a :class:`Models` to ``init_app``.
+
+No table stores a token or a client secret, only its SHA-256 digest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from authlib.oauth2.rfc6749 import ClientMixin as AuthlibClientMixin
+from authlib.oauth2.rfc6749 import TokenMixin as AuthlibTokenMixin
+from sqlalchemy import BigInteger, Boolean, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .security import digests_match
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
+
+#: Primary keys: 64-bit on servers, SQLite's rowid alias on SQLite.
+_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+#: Authentication methods at the token, revocation and introspection endpoints.
+CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+PUBLIC_AUTH_METHOD = "none"
+
+
+def _split(value: str | None) -> list[str]:
+    return value.split() if value else []
+
+
+class ClientMixin(AuthlibClientMixin):  # type: ignore[misc]
+    """A registered OAuth 2.0 client.
+
+    A client without a secret digest is public (RFC 6749 §2.1): it
+    authenticates with ``none`` and its refresh tokens always rotate.
+    The nullable ``*_period``/flag columns override the app's settings for
+    this client; ``None`` inherits.
+    """
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_secret_digest: Mapped[str | None] = mapped_column(String(64))
+    client_name: Mapped[str] = mapped_column(String(200), default="")
+    #: Space-separated lists.
+    redirect_uris: Mapped[str] = mapped_column(Text, default="")
+    grant_types: Mapped[str] = mapped_column(Text, default="")
+    scope: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    refresh_token_validity_period: Mapped[int | None] = mapped_column(BigInteger)
+    renew_refresh_token: Mapped[bool | None] = mapped_column(Boolean)
+    extend_renewed_refresh_token_expiry: Mapped[bool | None] = mapped_column(Boolean)
+    refresh_token_absolute_lifetime: Mapped[int | None] = mapped_column(BigInteger)
+    access_token_validity_period: Mapped[int | None] = mapped_column(BigInteger)
+    refresh_token_reuse_detection: Mapped[bool | None] = mapped_column(Boolean)
+    refresh_token_grace_period: Mapped[int | None] = mapped_column(BigInteger)
+
+    @property
+    def is_public(self) -> bool:
+        return not self.client_secret_digest
+
+    @property
+    def scopes(self) -> list[str]:
+        return _split(self.scope)
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        uris = _split(self.redirect_uris)
+        return uris[0] if uris else None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        """The requested scopes this client may have, in request order."""
+        if scope is None:
+            return self.scope or ""
+        allowed = set(self.scopes)
+        return " ".join(s for s in dict.fromkeys(scope.split()) if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in _split(self.redirect_uris)
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return digests_match(client_secret, self.client_secret_digest)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.is_public:
+            return method == PUBLIC_AUTH_METHOD
+        return method in CONFIDENTIAL_AUTH_METHODS
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code" and self.check_grant_type("authorization_code")
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in _split(self.grant_types)
+
+
+class _IssuedTokenMixin(AuthlibTokenMixin):  # type: ignore[misc]
+    """Columns shared by access and refresh tokens."""
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    #: SHA-256 hex digest of the token, looked up through a unique index.
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    #: The grant type that started the family (``password``, …).
+    grant_type: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+
+    def check_client(self, client: ClientMixin) -> bool:
+        return bool(self.client_id == client.get_client_id())
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_user_id(self) -> str | None:
+        return self.user_id
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class RefreshTokenMixin(_IssuedTokenMixin):
+    """One refresh token: a link in its family's chain of rotations.
+
+    ``family_id`` names the grant every token descends from; ``parent_id`` is
+    the token this one replaced. A rotated-out token keeps its row (with
+    ``rotated_at``) so that presenting it again can be recognised as reuse.
+    """
+
+    family_id: Mapped[str] = mapped_column(String(64), index=True)
+    parent_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: When the family's first refresh token was issued (absolute lifetime).
+    family_issued_at: Mapped[int] = mapped_column(BigInteger)
+    #: ``None``: never expires.
+    expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    rotated_at: Mapped[int | None] = mapped_column(BigInteger)
+
+    def get_expires_in(self) -> int:
+        if self.expires_at is None:
+            return 0
+        return max(0, self.expires_at - self.issued_at)
+
+    def is_rotated(self) -> bool:
+        return self.rotated_at is not None
+
+
+class AccessTokenMixin(_IssuedTokenMixin):
+    """One bearer access token; ``family_id`` is ``None`` for client credentials."""
+
+    family_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+
+    def get_expires_in(self) -> int:
+        return max(0, self.expires_at - self.issued_at)
+
+    def expires_in_at(self, now: int) -> int:
+        return max(0, self.expires_at - now)
+
+
+@dataclasses.dataclass(frozen=True)
+class Models:
+    """The concrete model classes the extension reads and writes."""
+
+    client: type[ClientMixin]
+    refresh_token: type[RefreshTokenMixin]
+    access_token: type[AccessTokenMixin]
+
+
+_default_models: weakref.WeakKeyDictionary[SQLAlchemy, Models] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def default_models(db: SQLAlchemy) -> Models:
+    """The default models on ``db``, built on first call and reused after."""
+    models = _default_models.get(db)
+    if models is None:
+        base: Any = db.Model
+        models = Models(
+            client=type(
+                "OAuth2Client", (ClientMixin, base), {"__tablename__": "oauth2_client"}
+            ),
+            refresh_token=type(
+                "OAuth2RefreshToken",
+                (RefreshTokenMixin, base),
+                {"__tablename__": "oauth2_refresh_token"},
+            ),
+            access_token=type(
+                "OAuth2AccessToken",
+                (AccessTokenMixin, base),
+                {"__tablename__": "oauth2_access_token"},
+            ),
+        )
+        _default_models[db] = models
+    return models

@@ -1,0 +1,51 @@
+"""Protect your own routes with the access tokens this server issues::
+
+    from flask_refreshgrant import current_token, require_oauth
+
+    @app.get("/api/me")
+    @require_oauth("PRODUCTION")
+    def me():
+        return {"user": current_token.user_id, "scope": current_token.scope}
+
+Expired, revoked and unknown tokens get ``401`` with
+``WWW-Authenticate: Bearer error="invalid_token"`` (RFC 6750 §3.1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import ResourceProtector, current_token
+from authlib.oauth2.rfc6750 import BearerTokenValidator as _BearerTokenValidator
+from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
+
+from .models import AccessTokenMixin
+from .state import state
+
+__all__ = ["BearerTokenValidator", "current_token", "require_oauth"]
+
+
+class BearerTokenValidator(_BearerTokenValidator):  # type: ignore[misc]
+    """Bearer tokens looked up by digest in the current app's access tokens."""
+
+    def authenticate_token(self, token_string: str) -> AccessTokenMixin | None:
+        return state().storage.find_access_token(token_string)
+
+    def validate_token(
+        self, token: AccessTokenMixin | None, scopes: Any, request: Any
+    ) -> None:
+        if (
+            token is None
+            or token.is_revoked()
+            or token.expires_at <= state().storage.now()
+        ):
+            raise InvalidTokenError(
+                realm=self.realm, extra_attributes=self.extra_attributes
+            )
+        if self.scope_insufficient(token.get_scope(), scopes):
+            raise InsufficientScopeError()
+
+
+#: Decorator guarding a route with a bearer access token (optionally scopes).
+require_oauth = ResourceProtector()
+require_oauth.register_token_validator(BearerTokenValidator())

@@ -1,0 +1,30 @@
+"""Blinker signals the extension sends, so apps can audit token life cycles.
+
+Every signal's sender is the Flask app; keyword arguments are listed with each.
+Connect with ``token_issued.connect(receiver, app)`` or without a sender to
+hear every app.
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+#: Tokens were issued by a grant. Kwargs: ``client_id``, ``user_id``,
+#: ``grant_type``, ``family_id`` (``None`` without a refresh token), ``scope``.
+token_issued = _signals.signal("refreshgrant.token-issued")
+
+#: A refresh token was rotated. Kwargs: ``client_id``, ``user_id``,
+#: ``family_id``, ``parent_id`` (row id of the rotated-out token).
+refresh_token_rotated = _signals.signal("refreshgrant.refresh-token-rotated")
+
+#: A rotated-out refresh token was presented again and its whole family was
+#: revoked (RFC 9700 §4.14.2). Kwargs: ``client_id``, ``user_id``, ``family_id``.
+refresh_token_reuse_detected = _signals.signal(
+    "refreshgrant.refresh-token-reuse-detected"
+)
+
+#: Tokens were revoked on purpose. Kwargs: ``client_id``, ``user_id``,
+#: ``family_id`` (``None`` for a lone access token), ``reason``.
+token_revoked = _signals.signal("refreshgrant.token-revoked")

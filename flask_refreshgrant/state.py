@@ -1,0 +1,40 @@
+"""Per-app state, kept in ``app.extensions["refreshgrant"]``."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from flask import Flask, current_app
+
+from .config import Settings
+from .errors import ExtensionError
+from .models import Models
+from .server import AuthorizationServer
+from .storage import Storage
+
+#: The key under ``app.extensions``.
+EXTENSION_KEY = "refreshgrant"
+
+
+@dataclasses.dataclass(frozen=True)
+class RefreshGrantState:
+    """Everything the extension knows about one app, built once at ``init_app``."""
+
+    settings: Settings
+    models: Models
+    storage: Storage
+    server: AuthorizationServer
+
+
+def state(app: Flask | None = None) -> RefreshGrantState:
+    """The state of ``app`` (default: the current app)."""
+    target = current_app if app is None else app
+    try:
+        found = target.extensions[EXTENSION_KEY]
+    except KeyError:
+        raise ExtensionError(
+            "flask-refreshgrant is not registered on this app. "
+            "Call 'RefreshGrant().init_app(app, db=db, ...)' first."
+        ) from None
+    assert isinstance(found, RefreshGrantState)
+    return found

@@ -1,0 +1,291 @@
+"""Every query the extension makes: the one home of atomicity.
+
+Rotation is one transaction: a conditional ``UPDATE … WHERE rotated_at IS NULL
+AND revoked_at IS NULL`` checked by its row count, then the successor's insert,
+then commit. Of any number of concurrent requests presenting the same refresh
+token, in any number of processes, exactly one sees a row count of 1; the
+database's own row locking decides, never a lock held in one Python process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session
+
+from .models import AccessTokenMixin, ClientMixin, Models, RefreshTokenMixin
+from .security import generate_client_id, generate_token, token_digest
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
+
+
+@dataclasses.dataclass(frozen=True)
+class IssuedTokens:
+    """What a grant hands to storage: the clear tokens, never stored as such."""
+
+    access_token: str
+    refresh_token: str | None
+    scope: str
+    access_token_expires_in: int
+
+
+@dataclasses.dataclass(frozen=True)
+class NewClient:
+    """A freshly registered client and its secret, shown once and never stored."""
+
+    client: ClientMixin
+    client_secret: str | None
+
+
+def new_family_id() -> str:
+    return secrets.token_hex(16)
+
+
+class Storage:
+    """Queries over one app's models, on the user's ``db`` session."""
+
+    def __init__(
+        self, db: SQLAlchemy, models: Models, clock: Callable[[], float]
+    ) -> None:
+        self.db = db
+        self.models = models
+        self._clock = clock
+
+    @property
+    def session(self) -> Session:
+        return cast(Session, self.db.session)
+
+    def now(self) -> int:
+        """The app's clock, in whole seconds."""
+        return int(self._clock())
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Commit on success, roll back on any error (and re-raise it)."""
+        session = self.session
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+    # -- clients -------------------------------------------------------------
+
+    def get_client(self, client_id: str) -> ClientMixin | None:
+        model = self.models.client
+        return self.session.scalars(
+            select(model).where(model.client_id == client_id)
+        ).first()
+
+    def create_client(
+        self,
+        *,
+        name: str,
+        grant_types: list[str],
+        scope: str,
+        redirect_uris: list[str] | None = None,
+        public: bool = False,
+        **overrides: Any,
+    ) -> NewClient:
+        """Register a client; a confidential one gets a server-generated secret."""
+        secret = None if public else generate_token()
+        client = self.models.client(
+            client_id=generate_client_id(),
+            client_secret_digest=None if secret is None else token_digest(secret),
+            client_name=name,
+            grant_types=" ".join(dict.fromkeys(grant_types)),
+            scope=" ".join(dict.fromkeys(scope.split())),
+            redirect_uris=" ".join(redirect_uris or []),
+            created_at=self.now(),
+            **overrides,
+        )
+        with self.transaction() as session:
+            session.add(client)
+        return NewClient(client=client, client_secret=secret)
+
+    # -- lookups -------------------------------------------------------------
+
+    def find_refresh_token(self, token: str) -> RefreshTokenMixin | None:
+        model = self.models.refresh_token
+        return self.session.scalars(
+            select(model).where(model.digest == token_digest(token))
+        ).first()
+
+    def find_access_token(self, token: str) -> AccessTokenMixin | None:
+        model = self.models.access_token
+        return self.session.scalars(
+            select(model).where(model.digest == token_digest(token))
+        ).first()
+
+    # -- issuing -------------------------------------------------------------
+
+    def _access_token_row(
+        self,
+        issued: IssuedTokens,
+        *,
+        client_id: str,
+        user_id: str | None,
+        grant_type: str,
+        family_id: str | None,
+        now: int,
+    ) -> AccessTokenMixin:
+        return self.models.access_token(
+            digest=token_digest(issued.access_token),
+            client_id=client_id,
+            user_id=user_id,
+            scope=issued.scope,
+            grant_type=grant_type,
+            family_id=family_id,
+            issued_at=now,
+            expires_at=now + issued.access_token_expires_in,
+        )
+
+    def issue_new_grant(
+        self,
+        issued: IssuedTokens,
+        *,
+        client_id: str,
+        user_id: str | None,
+        grant_type: str,
+        now: int,
+        refresh_expires_at: int | None,
+    ) -> str | None:
+        """Store the tokens of a fresh grant (password, code, client credentials).
+
+        A refresh token starts a new family, whose id is returned (``None``
+        without a refresh token).
+        """
+        family_id = None
+        rows: list[Any] = []
+        if issued.refresh_token is not None:
+            family_id = new_family_id()
+            rows.append(
+                self.models.refresh_token(
+                    digest=token_digest(issued.refresh_token),
+                    family_id=family_id,
+                    parent_id=None,
+                    client_id=client_id,
+                    user_id=user_id,
+                    scope=issued.scope,
+                    grant_type=grant_type,
+                    issued_at=now,
+                    family_issued_at=now,
+                    expires_at=refresh_expires_at,
+                )
+            )
+        rows.append(
+            self._access_token_row(
+                issued,
+                client_id=client_id,
+                user_id=user_id,
+                grant_type=grant_type,
+                family_id=family_id,
+                now=now,
+            )
+        )
+        with self.transaction() as session:
+            session.add_all(rows)
+        return family_id
+
+    def rotate(
+        self,
+        old: RefreshTokenMixin,
+        issued: IssuedTokens,
+        *,
+        now: int,
+        expires_at: int | None,
+    ) -> bool:
+        """Atomically retire ``old`` and store its successor and a new access token.
+
+        Returns ``False`` when ``old`` was no longer live by the time the
+        conditional update ran (another request rotated it, or it was
+        revoked): nothing is written then.
+        """
+        assert issued.refresh_token is not None
+        model = self.models.refresh_token
+        successor = model(
+            digest=token_digest(issued.refresh_token),
+            family_id=old.family_id,
+            parent_id=old.id,
+            client_id=old.client_id,
+            user_id=old.user_id,
+            # RFC 6749 §6: the renewed refresh token keeps the original grant's
+            # scope, even when this request narrowed the access token's.
+            scope=old.scope,
+            grant_type=old.grant_type,
+            issued_at=now,
+            family_issued_at=old.family_issued_at,
+            expires_at=expires_at,
+        )
+        access = self._access_token_row(
+            issued,
+            client_id=old.client_id,
+            user_id=old.user_id,
+            grant_type=old.grant_type,
+            family_id=old.family_id,
+            now=now,
+        )
+        with self.transaction() as session:
+            result = cast(
+                CursorResult[Any],
+                session.execute(
+                    update(model)
+                    .where(
+                        model.id == old.id,
+                        model.rotated_at.is_(None),
+                        model.revoked_at.is_(None),
+                    )
+                    .values(rotated_at=now)
+                    .execution_options(synchronize_session=False)
+                ),
+            )
+            if result.rowcount != 1:
+                session.rollback()
+                return False
+            session.add_all([successor, access])
+        return True
+
+    def issue_access_token(
+        self, refresh: RefreshTokenMixin, issued: IssuedTokens, *, now: int
+    ) -> None:
+        """Store a new access token for a refresh token that is not renewed."""
+        row = self._access_token_row(
+            issued,
+            client_id=refresh.client_id,
+            user_id=refresh.user_id,
+            grant_type=refresh.grant_type,
+            family_id=refresh.family_id,
+            now=now,
+        )
+        with self.transaction() as session:
+            session.add(row)
+
+    # -- revocation ----------------------------------------------------------
+
+    def revoke_family(self, family_id: str, *, now: int) -> int:
+        """Revoke every live refresh and access token of a family, in one commit.
+
+        Returns how many rows were revoked.
+        """
+        count = 0
+        with self.transaction() as session:
+            for model in (self.models.refresh_token, self.models.access_token):
+                result = cast(
+                    CursorResult[Any],
+                    session.execute(
+                        update(model)
+                        .where(model.family_id == family_id, model.revoked_at.is_(None))
+                        .values(revoked_at=now)
+                        .execution_options(synchronize_session=False)
+                    ),
+                )
+                count += result.rowcount
+        return count
