@@ -1,7 +1,8 @@
 """A small app for trying flask-refreshgrant with curl, like WSO2's "try it out".
 
 ``flask --app example_app run`` or ``gunicorn 'example_app:create_app()'``.
-SQLite in the instance folder by default; ``DATABASE_URL`` (or
+SQLite in the instance folder by default (``EXAMPLE_INSTANCE_PATH`` moves
+that folder); ``DATABASE_URL`` (or
 ``FLASK_SQLALCHEMY_DATABASE_URI``) switches to PostgreSQL. Every config key
 can come from the environment with the ``FLASK_`` prefix, e.g.
 ``FLASK_OAUTH2_REFRESH_TOKEN_VALIDITY_PERIOD=60``.
@@ -39,7 +40,12 @@ def _secret_key(instance: Path) -> str:
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the example app, create its tables and seed the demo data."""
-    app = Flask(__name__, instance_relative_config=True)
+    instance_path = os.environ.get("EXAMPLE_INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        instance_path=None if not instance_path else os.path.abspath(instance_path),
+        instance_relative_config=True,
+    )
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)
     app.config.update(
@@ -59,9 +65,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
 
     db.init_app(app)
-    oauth.init_app(
-        app, db=db, authenticate_user=authenticate_user, load_user=load_user
-    )
+    oauth.init_app(app, db=db, authenticate_user=authenticate_user, load_user=load_user)
     register_commands(app)
 
     @app.get("/api/me")

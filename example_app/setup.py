@@ -21,7 +21,7 @@ from flask_refreshgrant import RefreshGrant
 from .models import User, db
 
 DEMO_USERNAME = "demo"
-DEMO_PASSWORD = "demo"
+DEMO_PASSWORD = "demo"  # noqa: S105 (the demo account)
 DEMO_CLIENT_NAME = "Demo client"
 DEMO_SCOPE = "PRODUCTION SANDBOX"
 #: The demo client's secret is kept here for the banner: a convenience of the
@@ -94,7 +94,7 @@ def prepare_database(app: Flask) -> None:
             credentials.write_text(
                 json.dumps(
                     {
-                        "client_id": created.client.client_id,
+                        "client_id": created.client_id,
                         "client_secret": created.client_secret,
                     }
                 )
@@ -121,7 +121,9 @@ def banner(app: Flask) -> str:
     basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     url = app.config["EXAMPLE_BASE_URL"] + RefreshGrant.state(app).settings.url_prefix
     token_url = shlex.quote(url + "/token")
-    extract = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"refresh_token\"])'"
+    extract = (
+        "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"refresh_token\"])'"
+    )
     return f"""
 === flask-refreshgrant example app ===
 demo user:     {DEMO_USERNAME} / {DEMO_PASSWORD}

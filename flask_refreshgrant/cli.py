@@ -70,7 +70,7 @@ def create_client(
         refresh_token_validity_period=refresh_token_validity_period,
         renew_refresh_token=False if no_renew else None,
     )
-    client_id = created.client.client_id
+    client_id = created.client_id
     if as_json:
         click.echo(
             json.dumps({"client_id": client_id, "client_secret": created.client_secret})

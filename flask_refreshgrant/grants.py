@@ -187,4 +187,9 @@ class PasswordGrant(_GrantMixin, grants.ResourceOwnerPasswordCredentialsGrant): 
 
 
 class ClientCredentialsGrant(_GrantMixin, grants.ClientCredentialsGrant):  # type: ignore[misc]
-    """Client credentials (RFC 6749 §4.4): an access token, never a refresh token."""
+    """Client credentials (RFC 6749 §4.4): an access token, never a refresh token.
+
+    Confidential clients only: a public client has no credentials to present.
+    """
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]

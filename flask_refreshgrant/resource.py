@@ -13,16 +13,25 @@ Expired, revoked and unknown tokens get ``401`` with
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from authlib.integrations.flask_oauth2 import ResourceProtector, current_token
+from authlib.integrations.flask_oauth2 import ResourceProtector as _ResourceProtector
+from authlib.integrations.flask_oauth2 import current_token
 from authlib.oauth2.rfc6750 import BearerTokenValidator as _BearerTokenValidator
 from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
 
 from .models import AccessTokenMixin
 from .state import state
 
-__all__ = ["BearerTokenValidator", "current_token", "require_oauth"]
+__all__ = [
+    "BearerTokenValidator",
+    "ResourceProtector",
+    "current_token",
+    "require_oauth",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class BearerTokenValidator(_BearerTokenValidator):  # type: ignore[misc]
@@ -44,6 +53,16 @@ class BearerTokenValidator(_BearerTokenValidator):  # type: ignore[misc]
             )
         if self.scope_insufficient(token.get_scope(), scopes):
             raise InsufficientScopeError()
+
+
+class ResourceProtector(_ResourceProtector):  # type: ignore[misc]
+    """Authlib's protector, with a typed decorator."""
+
+    def __call__(
+        self, scopes: str | list[str] | None = None, optional: bool = False
+    ) -> Callable[[F], F]:
+        decorator: Callable[[F], F] = super().__call__(scopes, optional)
+        return decorator
 
 
 #: Decorator guarding a route with a bearer access token (optionally scopes).

@@ -103,6 +103,12 @@ def _quoted(name: str) -> str:
     return f"'{name}'" if _PLAIN_NAME.fullmatch(name) else "a parameter"
 
 
+def _uses_basic(headers: Any) -> bool:
+    """Whether the request tried HTTP Basic client authentication."""
+    scheme = headers.get("Authorization", "").strip().partition(" ")[0]
+    return bool(scheme.lower() == "basic")
+
+
 def _basic_credentials(header: str) -> tuple[str, str] | None:
     """Decode ``Basic base64(id:secret)`` strictly; ``None`` if it is malformed."""
     _scheme, _, value = header.partition(" ")
@@ -224,10 +230,9 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
     def _authenticate_basic(
         self, query_client: Any, request: Any
     ) -> ClientMixin | None:
-        header = request.headers.get("Authorization", "")
-        if header.partition(" ")[0].lower() != "basic":
+        if not _uses_basic(request.headers):
             return None
-        credentials = _basic_credentials(header)
+        credentials = _basic_credentials(request.headers["Authorization"].strip())
         if credentials is None:
             raise InvalidClientError(
                 status_code=401, description="Malformed HTTP Basic credentials."
@@ -244,10 +249,7 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         try:
             return super().authenticate_client(request, methods, endpoint)
         except InvalidClientError as error:
-            used_basic = (
-                request.headers.get("Authorization", "").lower().startswith("basic ")
-            )
-            if not used_basic:
+            if not _uses_basic(request.headers):
                 error.status_code = 400
             raise
 

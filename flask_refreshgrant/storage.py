@@ -38,9 +38,9 @@ class IssuedTokens:
 
 @dataclasses.dataclass(frozen=True)
 class NewClient:
-    """A freshly registered client and its secret, shown once and never stored."""
+    """A freshly registered client's id and secret (shown once, never stored)."""
 
-    client: ClientMixin
+    client_id: str
     client_secret: str | None
 
 
@@ -107,9 +107,10 @@ class Storage:
             created_at=self.now(),
             **overrides,
         )
+        client_id = client.client_id
         with self.transaction() as session:
             session.add(client)
-        return NewClient(client=client, client_secret=secret)
+        return NewClient(client_id=client_id, client_secret=secret)
 
     # -- lookups -------------------------------------------------------------
 

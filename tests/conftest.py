@@ -1,0 +1,233 @@
+"""Shared fixtures: a database over SQLite and PostgreSQL, a fake clock, an app.
+
+PostgreSQL comes from ``TEST_DATABASE_URL`` (``.ci/run`` starts one). Without
+it the PostgreSQL half of the suite is skipped, unless ``REQUIRE_POSTGRES=1``,
+which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.test import TestResponse
+
+from flask_refreshgrant import RefreshGrant, current_token, require_oauth
+from flask_refreshgrant.storage import NewClient
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+
+START = 1_800_000_000
+
+
+class FakeClock:
+    """An injected clock: tests move time instead of sleeping."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def require_postgres() -> str:
+    if POSTGRES_URL:
+        return POSTGRES_URL
+    if REQUIRE_POSTGRES:
+        pytest.fail("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set")
+    pytest.skip("PostgreSQL not configured: set TEST_DATABASE_URL (see .ci/run)")
+
+
+def reset_postgres(url: str) -> None:
+    """Drop every table of the test database (a fresh schema per test)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+    except sa.exc.OperationalError as error:
+        if REQUIRE_POSTGRES:
+            raise
+        pytest.skip(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {error}")
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL to an empty database, once for SQLite and once for PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    url = require_postgres()
+    reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@dataclass
+class Harness:
+    """An app wired with the extension, and helpers to drive its endpoints."""
+
+    app: Flask
+    db: SQLAlchemy
+    user_model: Any
+    client: FlaskClient
+    clock: FakeClock
+
+    def create_user(self, username: str = "alice", password: str = "wonderland") -> Any:
+        with self.app.app_context():
+            user = self.user_model(username=username, password=password)
+            self.db.session.add(user)
+            self.db.session.commit()
+            return user.id
+
+    def delete_user(self, user_id: int) -> None:
+        with self.app.app_context():
+            self.db.session.delete(self.db.session.get(self.user_model, user_id))
+            self.db.session.commit()
+
+    def create_client(
+        self,
+        grant_types: tuple[str, ...] = ("password", "refresh_token"),
+        scope: str = "PRODUCTION SANDBOX",
+        **kwargs: Any,
+    ) -> NewClient:
+        with self.app.app_context():
+            return RefreshGrant.state().storage.create_client(
+                name="test", grant_types=list(grant_types), scope=scope, **kwargs
+            )
+
+    def token(
+        self,
+        data: dict[str, str],
+        client: NewClient | None = None,
+        *,
+        basic: bool = True,
+        **kwargs: Any,
+    ) -> TestResponse:
+        """POST a form to the token endpoint, authenticating ``client``."""
+        headers = dict(kwargs.pop("headers", {}))
+        form = dict(data)
+        if client is not None:
+            if client.client_secret is None:
+                form["client_id"] = client.client_id
+            elif basic:
+                headers["Authorization"] = basic_auth(
+                    client.client_id, client.client_secret
+                )
+            else:
+                form["client_id"] = client.client_id
+                form["client_secret"] = client.client_secret
+        return self.client.post("/oauth2/token", data=form, headers=headers, **kwargs)
+
+    def password_grant(
+        self, client: NewClient, scope: str | None = "PRODUCTION SANDBOX"
+    ) -> TestResponse:
+        data = {"grant_type": "password", "username": "alice", "password": "wonderland"}
+        if scope is not None:
+            data["scope"] = scope
+        return self.token(data, client)
+
+    def refresh(
+        self, client: NewClient, refresh_token: str, scope: str | None = None
+    ) -> TestResponse:
+        data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        if scope is not None:
+            data["scope"] = scope
+        return self.token(data, client)
+
+
+def basic_auth(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def build_app(
+    database_url: str, clock: FakeClock, config: dict[str, Any] | None = None
+) -> tuple[Flask, SQLAlchemy, Any]:
+    """A minimal app with its own ``db``, a user table and the extension."""
+    db = SQLAlchemy()
+
+    class User(db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "app_user"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        username: Mapped[str] = mapped_column(sa.String(80), unique=True)
+        password: Mapped[str] = mapped_column(sa.String(80))
+
+    def authenticate_user(username: str, password: str) -> Any:
+        user = db.session.scalars(sa.select(User).filter_by(username=username)).first()
+        return user if user is not None and user.password == password else None
+
+    def load_user(user_id: str) -> Any:
+        return db.session.get(User, int(user_id))
+
+    app = Flask(__name__)
+    app.config.update(
+        TESTING=True,
+        SECRET_KEY="test-secret",
+        SQLALCHEMY_DATABASE_URI=database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"poolclass": sa.pool.NullPool},
+    )
+    app.config.update(config or {})
+    db.init_app(app)
+    RefreshGrant().init_app(
+        app,
+        db=db,
+        authenticate_user=authenticate_user,
+        load_user=load_user,
+        clock=clock,
+    )
+
+    @app.get("/api/ping")
+    @require_oauth("PRODUCTION")
+    def ping() -> dict[str, Any]:
+        token: Any = current_token
+        return {"user_id": token.user_id, "scope": token.scope}
+
+    with app.app_context():
+        db.create_all()
+    return app, db, User
+
+
+@pytest.fixture
+def make_harness(
+    database_url: str, clock: FakeClock
+) -> Iterator[Callable[..., Harness]]:
+    """Build a :class:`Harness` with the given ``app.config`` overrides."""
+    built: list[Harness] = []
+
+    def make(**config: Any) -> Harness:
+        app, db, user_model = build_app(database_url, clock, config)
+        harness = Harness(app, db, user_model, app.test_client(), clock)
+        built.append(harness)
+        return harness
+
+    yield make
+    for harness in built:
+        with harness.app.app_context():
+            harness.db.engine.dispose()
+
+
+@pytest.fixture
+def harness(make_harness: Callable[..., Harness]) -> Harness:
+    """The default: every setting at its default value, user alice exists."""
+    h = make_harness()
+    h.create_user()
+    return h

@@ -1,0 +1,245 @@
+"""The real example app under a real gunicorn, over real HTTP, on both databases.
+
+What the in-process tests cannot show: rotation stays atomic across several
+worker processes (and threads) sharing one SQLite file or one PostgreSQL
+database (SPEC §6), and the banner's curl commands work when pasted (SPEC §8).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from .live import (
+    WORKER_MODELS,
+    LiveServer,
+    database_kind,
+    describe,
+    live_server,
+    race,
+)
+
+#: Simultaneous requests presenting the same refresh token.
+RACERS = 12
+#: Races per server.
+TRIALS = 5
+
+
+def assert_invalid_grant(response: requests.Response, context: str = "") -> None:
+    assert response.status_code == 400, (context, response.status_code, response.text)
+    assert response.json()["error"] == "invalid_grant", (context, response.text)
+
+
+def run_race(server: LiveServer, label: str, trial: int) -> tuple[str, str]:
+    """One trial: a fresh grant, then RACERS simultaneous refreshes of its token.
+
+    Returns the winner's new (access token, refresh token), after checking that
+    exactly one request won and every other one got ``invalid_grant``.
+    """
+    original = server.password_grant()["refresh_token"]
+    started = time.monotonic()
+    responses = race(server, original, RACERS)
+    elapsed = time.monotonic() - started
+    winners = [r for r in responses if r.status_code == 200]
+    summary = (
+        f"{label} trial {trial}: {len(winners)}/{len(responses)} got 200 "
+        f"[{describe(responses)}] in {elapsed:.2f} s"
+    )
+    print(summary)
+    assert len(responses) == RACERS, summary
+    assert not [r for r in responses if r.status_code >= 500], (
+        f"{summary}\n{server.output()}"
+    )
+    assert len(winners) == 1, f"{summary}\n{server.output()}"
+    for response in responses:
+        if response is not winners[0]:
+            assert_invalid_grant(response, summary)
+    body = winners[0].json()
+    assert body["refresh_token"] != original
+    assert body["scope"] == "PRODUCTION"
+    # The presented token is rotated out, whatever the reuse setting.
+    assert_invalid_grant(server.refresh(original), f"{summary}: original reused")
+    return body["access_token"], body["refresh_token"]
+
+
+@pytest.mark.parametrize(
+    "reuse_detection", [False, True], ids=["reuse-off", "reuse-on"]
+)
+@pytest.mark.parametrize("workers", list(WORKER_MODELS), ids=list(WORKER_MODELS))
+def test_concurrent_refresh_rotates_exactly_once(
+    tmp_path: Path, database_url: str, workers: str, reuse_detection: bool
+) -> None:
+    """SPEC §6: of N concurrent requests presenting one refresh token, exactly
+    one rotates it, across worker processes and threads; the rest get
+    ``invalid_grant``, never a 500 or a 503."""
+    label = (
+        f"{database_kind(database_url)}/{workers}/"
+        f"reuse-{'on' if reuse_detection else 'off'}"
+    )
+    config = {
+        "FLASK_OAUTH2_REFRESH_TOKEN_REUSE_DETECTION": str(reuse_detection).lower()
+    }
+    with live_server(tmp_path, database_url, WORKER_MODELS[workers], config) as server:
+        for trial in range(1, TRIALS + 1):
+            access_token, successor = run_race(server, label, trial)
+            if reuse_detection:
+                # The losers presented a rotated-out token: reuse (RFC 9700
+                # §4.14.2), so the whole family is revoked, the winner's
+                # successor and access token included.
+                assert_invalid_grant(
+                    server.refresh(successor), f"{label} trial {trial}: successor"
+                )
+                me = server.me(access_token)
+                assert me.status_code == 401, (me.status_code, me.text)
+            else:
+                # Exactly one successor exists, and it works.
+                me = server.me(access_token)
+                assert me.status_code == 200, (me.status_code, me.text)
+                assert me.json()["scope"] == "PRODUCTION"
+                again = server.refresh(successor)
+                assert again.status_code == 200, (label, trial, again.text)
+                assert again.json()["refresh_token"] != successor
+                assert_invalid_grant(
+                    server.refresh(successor), f"{label} trial {trial}: rotated"
+                )
+
+
+def banner_section(banner: str, heading: str) -> list[str]:
+    """The command lines under the ``# heading`` comment, up to a blank line."""
+    lines = banner.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("#") and heading in line:
+            section: list[str] = []
+            for command in lines[index + 1 :]:
+                if not command.strip():
+                    break
+                section.append(command)
+            assert section, f"nothing under {heading!r}:\n{banner}"
+            return section
+    raise AssertionError(f"no {heading!r} section in the banner:\n{banner}")
+
+
+def bash(script: str, server: LiveServer) -> str:
+    result = subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, (
+        f"{script}\nexit {result.returncode}\nstdout: {result.stdout}\n"
+        f"stderr: {result.stderr}\n{server.output()}"
+    )
+    return result.stdout
+
+
+def count_rows(database_url: str, sql: str) -> int:
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text(sql)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_banner_curl_commands_work_when_pasted(
+    tmp_path: Path, database_url: str
+) -> None:
+    """SPEC §8: the curl commands printed on first start work as printed."""
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed: the banner's commands need it")
+    with live_server(tmp_path, database_url) as server:
+        banner = server.banner()  # exactly one, though two workers seeded at once
+        client_id, secret = server.credentials
+        assert f"client_id:     {client_id}" in banner
+        assert f"client_secret: {secret}" in banner
+        assert "demo user:     demo / demo" in banner
+        assert "scopes:        PRODUCTION SANDBOX" in banner
+        assert server.base_url + "/oauth2/token" in banner
+        # Seeding ran once: one demo user, one demo client.
+        assert count_rows(database_url, "SELECT count(*) FROM example_user") == 1
+        assert count_rows(database_url, "SELECT count(*) FROM oauth2_client") == 1
+
+        # "Or both at once": run verbatim, then show the first refresh token.
+        both = banner_section(banner, "Or both at once:")
+        assert len(both) == 2, both
+        output = bash("\n".join([*both, 'printf "\\n%s\\n" "$REFRESH_TOKEN"']), server)
+        *response_lines, first_refresh = output.strip().splitlines()
+        body = json.loads("\n".join(response_lines))
+        assert body["token_type"] == "Bearer"
+        assert body["access_token"]
+        assert body["scope"] == "PRODUCTION"
+        assert body["refresh_token"] and first_refresh
+        assert body["refresh_token"] != first_refresh
+        # The rotation really happened: the first one is spent now.
+        spent = server.refresh(first_refresh)
+        assert spent.status_code == 400, spent.text
+
+        # Steps 1 and 2, one after the other, as a user would paste them.
+        (step1,) = banner_section(banner, "1. Password grant")
+        granted = json.loads(bash(step1, server))
+        assert granted["scope"] == "PRODUCTION SANDBOX"
+        (step2,) = banner_section(banner, "2. Refresh grant")
+        assert "REFRESH_TOKEN" in step2
+        renewed = json.loads(
+            bash(step2.replace("REFRESH_TOKEN", granted["refresh_token"]), server)
+        )
+        assert renewed["refresh_token"] != granted["refresh_token"]
+        assert renewed["scope"] == "PRODUCTION"
+
+        # The protected API, with a real access token.
+        (me_command,) = banner_section(banner, "Call the protected API")
+        assert "ACCESS_TOKEN" in me_command
+        me = json.loads(
+            bash(me_command.replace("ACCESS_TOKEN", body["access_token"]), server)
+        )
+        assert me == {
+            "user": "demo",
+            "user_id": me["user_id"],
+            "client_id": client_id,
+            "scope": "PRODUCTION",
+        }
+
+
+def test_renewal_off_returns_the_same_refresh_token(
+    tmp_path: Path, database_url: str
+) -> None:
+    """SPEC §3, §5: with renewal off the presented refresh token comes back,
+    still valid, and its remaining lifetime does not grow; concurrent
+    refreshes all succeed with that same token."""
+    config = {"FLASK_OAUTH2_RENEW_REFRESH_TOKEN_FOR_REFRESH_GRANT": "false"}
+    with live_server(
+        tmp_path, database_url, WORKER_MODELS["gthread"], config
+    ) as server:
+        granted = server.password_grant()
+        original = granted["refresh_token"]
+        assert granted["refresh_token_expires_in"] == 86400
+        first = server.refresh(original)
+        assert first.status_code == 200, first.text
+        time.sleep(1.1)
+        second = server.refresh(original)
+        assert second.status_code == 200, second.text
+        one, two = first.json(), second.json()
+        assert one["refresh_token"] == two["refresh_token"] == original
+        assert one["access_token"] != two["access_token"]
+        assert two["refresh_token_expires_in"] < one["refresh_token_expires_in"]
+        assert one["refresh_token_expires_in"] <= granted["refresh_token_expires_in"]
+        for access_token in (one["access_token"], two["access_token"]):
+            assert server.me(access_token).status_code == 200
+
+        responses = race(server, original, RACERS)
+        summary = f"{database_kind(database_url)} renewal off: {describe(responses)}"
+        print(summary)
+        assert [r.status_code for r in responses] == [200] * RACERS, (
+            f"{summary}\n{server.output()}"
+        )
+        assert {r.json()["refresh_token"] for r in responses} == {original}
+        assert len({r.json()["access_token"] for r in responses}) == RACERS

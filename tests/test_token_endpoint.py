@@ -1,0 +1,298 @@
+"""The token endpoint's errors (RFC 6749 §5.2): every bad input gets a JSON
+error with the no-store headers, never a 500 or an HTML page, and consumes
+nothing."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from .conftest import Harness, basic_auth
+
+
+def assert_oauth_error(response: object, status: int, error: str) -> None:
+    from werkzeug.test import TestResponse
+
+    assert isinstance(response, TestResponse)
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Pragma"] == "no-cache"
+    assert response.json is not None
+    assert response.json["error"] == error
+
+
+@pytest.fixture
+def live(harness: Harness) -> tuple[Harness, object, str]:
+    """A client and a refresh token that every test checks still works after."""
+    client = harness.create_client()
+    response = harness.password_grant(client)
+    assert response.json is not None
+    return harness, client, response.json["refresh_token"]
+
+
+def still_works(harness: Harness, client: object, refresh_token: str) -> None:
+    response = harness.refresh(client, refresh_token)  # type: ignore[arg-type]
+    assert response.status_code == 200, response.json
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
+def test_methods_other_than_post(harness: Harness, method: str) -> None:
+    response = harness.client.open("/oauth2/token", method=method)
+    assert_oauth_error(response, 405, "invalid_request")
+    assert response.headers["Allow"] == "POST"
+
+
+def test_json_body_is_invalid_request(live: tuple[Harness, object, str]) -> None:
+    h, client, token = live
+    response = h.client.post(
+        "/oauth2/token",
+        json={"grant_type": "refresh_token", "refresh_token": token},
+        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},  # type: ignore[attr-defined]
+    )
+    assert_oauth_error(response, 400, "invalid_request")
+    still_works(h, client, token)
+
+
+def test_multipart_body_is_invalid_request(live: tuple[Harness, object, str]) -> None:
+    h, client, token = live
+    response = h.client.post(
+        "/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": token},
+        content_type="multipart/form-data",
+        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},  # type: ignore[attr-defined]
+    )
+    assert_oauth_error(response, 400, "invalid_request")
+    still_works(h, client, token)
+
+
+@pytest.mark.parametrize("parameter", ["grant_type", "refresh_token", "client_secret"])
+def test_parameters_in_the_query_are_invalid_request(
+    live: tuple[Harness, object, str], parameter: str
+) -> None:
+    h, client, token = live
+    query = {
+        "grant_type": "refresh_token",
+        "refresh_token": token,
+        "client_secret": "x",
+    }
+    response = h.token(
+        {"grant_type": "refresh_token", "refresh_token": token},
+        client,  # type: ignore[arg-type]
+        query_string={parameter: query[parameter]},
+    )
+    assert_oauth_error(response, 400, "invalid_request")
+    still_works(h, client, token)
+
+
+def test_query_only_request_is_refused(live: tuple[Harness, object, str]) -> None:
+    h, client, token = live
+    response = h.client.post(
+        "/oauth2/token",
+        query_string={"grant_type": "refresh_token", "refresh_token": token},
+        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},  # type: ignore[attr-defined]
+    )
+    assert_oauth_error(response, 400, "invalid_request")
+    still_works(h, client, token)
+
+
+@pytest.mark.parametrize("parameter", ["grant_type", "refresh_token", "scope", 'x y"'])
+def test_repeated_parameter_is_invalid_request(
+    live: tuple[Harness, object, str], parameter: str
+) -> None:
+    h, client, token = live
+    body = f"grant_type=refresh_token&refresh_token={token}&{parameter}=a&{parameter}=b"
+    response = h.client.post(
+        "/oauth2/token",
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},  # type: ignore[attr-defined]
+    )
+    assert_oauth_error(response, 400, "invalid_request")
+    still_works(h, client, token)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"grant_type=refresh_token&refresh_token=%00abc",
+        b"grant_type=password&username=al%00ice&password=wonderland",
+        b"grant_type=refresh_token&refresh_token=\xff\xfe\xfd",
+        b"grant_type=refresh_token&refresh_token=%ff%fe",
+        b"\xff\xff=\xff",
+        b"grant_type=refresh_token&refresh_token=" + b"A" * 100_000,
+        b"%%%&&&===",
+        b"",
+    ],
+    ids=[
+        "nul",
+        "nul-username",
+        "raw-non-utf8",
+        "encoded-non-utf8",
+        "binary-name",
+        "oversized",
+        "garbage",
+        "empty",
+    ],
+)
+def test_malformed_bodies_get_a_json_error(
+    live: tuple[Harness, object, str], body: bytes
+) -> None:
+    h, client, token = live
+    response = h.client.post(
+        "/oauth2/token",
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},  # type: ignore[attr-defined]
+    )
+    assert response.status_code in (400, 401)
+    assert response.mimetype == "application/json"
+    assert response.json is not None
+    assert response.json["error"] in {
+        "invalid_request",
+        "invalid_grant",
+        "unsupported_grant_type",
+    }
+    still_works(h, client, token)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Basic " + base64.b64encode(b"\xff\xfe:\xfd").decode(),  # not UTF-8
+        "Basic !!!not-base64!!!",
+        "Basic " + base64.b64encode(b"no-colon").decode(),
+        "Basic ",
+        "Basic",
+        "Basic " + base64.b64encode(b":secret").decode(),
+        "Basic " + base64.b64encode(b"id\x00:secret").decode(),
+    ],
+    ids=["non-utf8", "not-base64", "no-colon", "empty", "bare", "no-id", "nul"],
+)
+def test_broken_basic_header_is_invalid_client_401(
+    live: tuple[Harness, object, str], header: str
+) -> None:
+    h, client, token = live
+    response = h.client.post(
+        "/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": token},
+        headers={"Authorization": header},
+    )
+    assert_oauth_error(response, 401, "invalid_client")
+    assert response.headers["WWW-Authenticate"].startswith("Basic ")
+    still_works(h, client, token)
+
+
+def test_wrong_secret_with_basic_is_401_with_www_authenticate(
+    live: tuple[Harness, object, str],
+) -> None:
+    h, client, token = live
+    response = h.client.post(
+        "/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": token},
+        headers={"Authorization": basic_auth(client.client_id, "wrong")},  # type: ignore[attr-defined]
+    )
+    assert_oauth_error(response, 401, "invalid_client")
+    assert "WWW-Authenticate" in response.headers
+    still_works(h, client, token)
+
+
+def test_unknown_client_with_basic_is_401(live: tuple[Harness, object, str]) -> None:
+    h, client, token = live
+    response = h.client.post(
+        "/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": token},
+        headers={"Authorization": basic_auth("nobody", "x")},
+    )
+    assert_oauth_error(response, 401, "invalid_client")
+
+
+def test_wrong_secret_in_body_is_400(live: tuple[Harness, object, str]) -> None:
+    h, client, token = live
+    response = h.client.post(
+        "/oauth2/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": token,
+            "client_id": client.client_id,  # type: ignore[attr-defined]
+            "client_secret": "wrong",
+        },
+    )
+    assert_oauth_error(response, 400, "invalid_client")
+    assert "WWW-Authenticate" not in response.headers
+    still_works(h, client, token)
+
+
+def test_no_client_authentication_at_all(live: tuple[Harness, object, str]) -> None:
+    h, client, token = live
+    response = h.client.post(
+        "/oauth2/token", data={"grant_type": "refresh_token", "refresh_token": token}
+    )
+    assert_oauth_error(response, 400, "invalid_client")
+    still_works(h, client, token)
+
+
+def test_confidential_client_cannot_pose_as_public(
+    live: tuple[Harness, object, str],
+) -> None:
+    h, client, token = live
+    response = h.client.post(
+        "/oauth2/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": token,
+            "client_id": client.client_id,  # type: ignore[attr-defined]
+        },
+    )
+    assert_oauth_error(response, 400, "invalid_client")
+    still_works(h, client, token)
+
+
+def test_two_authentication_methods_at_once(live: tuple[Harness, object, str]) -> None:
+    h, client, token = live
+    response = h.client.post(
+        "/oauth2/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": token,
+            "client_id": client.client_id,  # type: ignore[attr-defined]
+            "client_secret": client.client_secret,  # type: ignore[attr-defined]
+        },
+        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},  # type: ignore[attr-defined]
+    )
+    assert_oauth_error(response, 400, "invalid_request")
+    still_works(h, client, token)
+
+
+@pytest.mark.parametrize(
+    "grant_type", ["implicit", "token", "urn:x", "", "authorization"]
+)
+def test_unsupported_grant_type(
+    live: tuple[Harness, object, str], grant_type: str
+) -> None:
+    h, client, token = live
+    response = h.token({"grant_type": grant_type}, client)  # type: ignore[arg-type]
+    assert_oauth_error(response, 400, "unsupported_grant_type")
+
+
+def test_missing_grant_type(live: tuple[Harness, object, str]) -> None:
+    h, client, token = live
+    response = h.token({"refresh_token": token}, client)  # type: ignore[arg-type]
+    assert response.status_code == 400
+    assert response.json is not None
+    assert response.json["error"] in {"invalid_request", "unsupported_grant_type"}
+    still_works(h, client, token)
+
+
+def test_plain_http_to_a_non_loopback_host_is_refused_cleanly(
+    live: tuple[Harness, object, str],
+) -> None:
+    h, client, token = live
+    response = h.token(
+        {"grant_type": "refresh_token", "refresh_token": token},
+        client,  # type: ignore[arg-type]
+        base_url="http://auth.example.com",
+    )
+    assert_oauth_error(response, 400, "insecure_transport")
+    still_works(h, client, token)
