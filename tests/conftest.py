@@ -155,7 +155,8 @@ class Harness:
         return self.token(data, client)
 
 
-def basic_auth(client_id: str, secret: str) -> str:
+def basic_auth(client_id: str, secret: str | None) -> str:
+    secret = secret or ""
     return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 

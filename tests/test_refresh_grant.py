@@ -4,6 +4,7 @@ scope rules and client binding — on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -21,10 +22,10 @@ INVALID_REFRESH = {
 
 def first_tokens(
     h: Harness, client: NewClient, scope: str | None = None
-) -> dict[str, str]:
+) -> dict[str, Any]:
     response = h.password_grant(client, **({} if scope is None else {"scope": scope}))
     assert response.status_code == 200, response.json
-    assert response.json is not None
+    assert isinstance(response.json, dict)
     return response.json
 
 

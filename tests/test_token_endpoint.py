@@ -7,14 +7,14 @@ from __future__ import annotations
 import base64
 
 import pytest
+from werkzeug.test import TestResponse
+
+from flask_refreshgrant.storage import NewClient
 
 from .conftest import Harness, basic_auth
 
 
-def assert_oauth_error(response: object, status: int, error: str) -> None:
-    from werkzeug.test import TestResponse
-
-    assert isinstance(response, TestResponse)
+def assert_oauth_error(response: TestResponse, status: int, error: str) -> None:
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.mimetype == "application/json"
     assert response.headers["Cache-Control"] == "no-store"
@@ -24,7 +24,7 @@ def assert_oauth_error(response: object, status: int, error: str) -> None:
 
 
 @pytest.fixture
-def live(harness: Harness) -> tuple[Harness, object, str]:
+def live(harness: Harness) -> tuple[Harness, NewClient, str]:
     """A client and a refresh token that every test checks still works after."""
     client = harness.create_client()
     response = harness.password_grant(client)
@@ -32,8 +32,8 @@ def live(harness: Harness) -> tuple[Harness, object, str]:
     return harness, client, response.json["refresh_token"]
 
 
-def still_works(harness: Harness, client: object, refresh_token: str) -> None:
-    response = harness.refresh(client, refresh_token)  # type: ignore[arg-type]
+def still_works(harness: Harness, client: NewClient, refresh_token: str) -> None:
+    response = harness.refresh(client, refresh_token)
     assert response.status_code == 200, response.json
 
 
@@ -44,24 +44,26 @@ def test_methods_other_than_post(harness: Harness, method: str) -> None:
     assert response.headers["Allow"] == "POST"
 
 
-def test_json_body_is_invalid_request(live: tuple[Harness, object, str]) -> None:
+def test_json_body_is_invalid_request(live: tuple[Harness, NewClient, str]) -> None:
     h, client, token = live
     response = h.client.post(
         "/oauth2/token",
         json={"grant_type": "refresh_token", "refresh_token": token},
-        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},  # type: ignore[attr-defined]
+        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},
     )
     assert_oauth_error(response, 400, "invalid_request")
     still_works(h, client, token)
 
 
-def test_multipart_body_is_invalid_request(live: tuple[Harness, object, str]) -> None:
+def test_multipart_body_is_invalid_request(
+    live: tuple[Harness, NewClient, str],
+) -> None:
     h, client, token = live
     response = h.client.post(
         "/oauth2/token",
         data={"grant_type": "refresh_token", "refresh_token": token},
         content_type="multipart/form-data",
-        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},  # type: ignore[attr-defined]
+        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},
     )
     assert_oauth_error(response, 400, "invalid_request")
     still_works(h, client, token)
@@ -69,7 +71,7 @@ def test_multipart_body_is_invalid_request(live: tuple[Harness, object, str]) ->
 
 @pytest.mark.parametrize("parameter", ["grant_type", "refresh_token", "client_secret"])
 def test_parameters_in_the_query_are_invalid_request(
-    live: tuple[Harness, object, str], parameter: str
+    live: tuple[Harness, NewClient, str], parameter: str
 ) -> None:
     h, client, token = live
     query = {
@@ -79,19 +81,19 @@ def test_parameters_in_the_query_are_invalid_request(
     }
     response = h.token(
         {"grant_type": "refresh_token", "refresh_token": token},
-        client,  # type: ignore[arg-type]
+        client,
         query_string={parameter: query[parameter]},
     )
     assert_oauth_error(response, 400, "invalid_request")
     still_works(h, client, token)
 
 
-def test_query_only_request_is_refused(live: tuple[Harness, object, str]) -> None:
+def test_query_only_request_is_refused(live: tuple[Harness, NewClient, str]) -> None:
     h, client, token = live
     response = h.client.post(
         "/oauth2/token",
         query_string={"grant_type": "refresh_token", "refresh_token": token},
-        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},  # type: ignore[attr-defined]
+        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},
     )
     assert_oauth_error(response, 400, "invalid_request")
     still_works(h, client, token)
@@ -99,7 +101,7 @@ def test_query_only_request_is_refused(live: tuple[Harness, object, str]) -> Non
 
 @pytest.mark.parametrize("parameter", ["grant_type", "refresh_token", "scope", 'x y"'])
 def test_repeated_parameter_is_invalid_request(
-    live: tuple[Harness, object, str], parameter: str
+    live: tuple[Harness, NewClient, str], parameter: str
 ) -> None:
     h, client, token = live
     body = f"grant_type=refresh_token&refresh_token={token}&{parameter}=a&{parameter}=b"
@@ -107,7 +109,7 @@ def test_repeated_parameter_is_invalid_request(
         "/oauth2/token",
         data=body,
         content_type="application/x-www-form-urlencoded",
-        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},  # type: ignore[attr-defined]
+        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},
     )
     assert_oauth_error(response, 400, "invalid_request")
     still_works(h, client, token)
@@ -137,14 +139,14 @@ def test_repeated_parameter_is_invalid_request(
     ],
 )
 def test_malformed_bodies_get_a_json_error(
-    live: tuple[Harness, object, str], body: bytes
+    live: tuple[Harness, NewClient, str], body: bytes
 ) -> None:
     h, client, token = live
     response = h.client.post(
         "/oauth2/token",
         data=body,
         content_type="application/x-www-form-urlencoded",
-        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},  # type: ignore[attr-defined]
+        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},
     )
     assert response.status_code in (400, 401)
     assert response.mimetype == "application/json"
@@ -171,7 +173,7 @@ def test_malformed_bodies_get_a_json_error(
     ids=["non-utf8", "not-base64", "no-colon", "empty", "bare", "no-id", "nul"],
 )
 def test_broken_basic_header_is_invalid_client_401(
-    live: tuple[Harness, object, str], header: str
+    live: tuple[Harness, NewClient, str], header: str
 ) -> None:
     h, client, token = live
     response = h.client.post(
@@ -185,21 +187,21 @@ def test_broken_basic_header_is_invalid_client_401(
 
 
 def test_wrong_secret_with_basic_is_401_with_www_authenticate(
-    live: tuple[Harness, object, str],
+    live: tuple[Harness, NewClient, str],
 ) -> None:
     h, client, token = live
     response = h.client.post(
         "/oauth2/token",
         data={"grant_type": "refresh_token", "refresh_token": token},
-        headers={"Authorization": basic_auth(client.client_id, "wrong")},  # type: ignore[attr-defined]
+        headers={"Authorization": basic_auth(client.client_id, "wrong")},
     )
     assert_oauth_error(response, 401, "invalid_client")
     assert "WWW-Authenticate" in response.headers
     still_works(h, client, token)
 
 
-def test_unknown_client_with_basic_is_401(live: tuple[Harness, object, str]) -> None:
-    h, client, token = live
+def test_unknown_client_with_basic_is_401(live: tuple[Harness, NewClient, str]) -> None:
+    h, _, token = live
     response = h.client.post(
         "/oauth2/token",
         data={"grant_type": "refresh_token", "refresh_token": token},
@@ -208,14 +210,14 @@ def test_unknown_client_with_basic_is_401(live: tuple[Harness, object, str]) -> 
     assert_oauth_error(response, 401, "invalid_client")
 
 
-def test_wrong_secret_in_body_is_400(live: tuple[Harness, object, str]) -> None:
+def test_wrong_secret_in_body_is_400(live: tuple[Harness, NewClient, str]) -> None:
     h, client, token = live
     response = h.client.post(
         "/oauth2/token",
         data={
             "grant_type": "refresh_token",
             "refresh_token": token,
-            "client_id": client.client_id,  # type: ignore[attr-defined]
+            "client_id": client.client_id,
             "client_secret": "wrong",
         },
     )
@@ -224,7 +226,7 @@ def test_wrong_secret_in_body_is_400(live: tuple[Harness, object, str]) -> None:
     still_works(h, client, token)
 
 
-def test_no_client_authentication_at_all(live: tuple[Harness, object, str]) -> None:
+def test_no_client_authentication_at_all(live: tuple[Harness, NewClient, str]) -> None:
     h, client, token = live
     response = h.client.post(
         "/oauth2/token", data={"grant_type": "refresh_token", "refresh_token": token}
@@ -234,7 +236,7 @@ def test_no_client_authentication_at_all(live: tuple[Harness, object, str]) -> N
 
 
 def test_confidential_client_cannot_pose_as_public(
-    live: tuple[Harness, object, str],
+    live: tuple[Harness, NewClient, str],
 ) -> None:
     h, client, token = live
     response = h.client.post(
@@ -242,24 +244,26 @@ def test_confidential_client_cannot_pose_as_public(
         data={
             "grant_type": "refresh_token",
             "refresh_token": token,
-            "client_id": client.client_id,  # type: ignore[attr-defined]
+            "client_id": client.client_id,
         },
     )
     assert_oauth_error(response, 400, "invalid_client")
     still_works(h, client, token)
 
 
-def test_two_authentication_methods_at_once(live: tuple[Harness, object, str]) -> None:
+def test_two_authentication_methods_at_once(
+    live: tuple[Harness, NewClient, str],
+) -> None:
     h, client, token = live
     response = h.client.post(
         "/oauth2/token",
         data={
             "grant_type": "refresh_token",
             "refresh_token": token,
-            "client_id": client.client_id,  # type: ignore[attr-defined]
-            "client_secret": client.client_secret,  # type: ignore[attr-defined]
+            "client_id": client.client_id,
+            "client_secret": client.client_secret,
         },
-        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},  # type: ignore[attr-defined]
+        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},
     )
     assert_oauth_error(response, 400, "invalid_request")
     still_works(h, client, token)
@@ -269,16 +273,16 @@ def test_two_authentication_methods_at_once(live: tuple[Harness, object, str]) -
     "grant_type", ["implicit", "token", "urn:x", "", "authorization"]
 )
 def test_unsupported_grant_type(
-    live: tuple[Harness, object, str], grant_type: str
+    live: tuple[Harness, NewClient, str], grant_type: str
 ) -> None:
-    h, client, token = live
-    response = h.token({"grant_type": grant_type}, client)  # type: ignore[arg-type]
+    h, client, _ = live
+    response = h.token({"grant_type": grant_type}, client)
     assert_oauth_error(response, 400, "unsupported_grant_type")
 
 
-def test_missing_grant_type(live: tuple[Harness, object, str]) -> None:
+def test_missing_grant_type(live: tuple[Harness, NewClient, str]) -> None:
     h, client, token = live
-    response = h.token({"refresh_token": token}, client)  # type: ignore[arg-type]
+    response = h.token({"refresh_token": token}, client)
     assert response.status_code == 400
     assert response.json is not None
     assert response.json["error"] in {"invalid_request", "unsupported_grant_type"}
@@ -286,12 +290,12 @@ def test_missing_grant_type(live: tuple[Harness, object, str]) -> None:
 
 
 def test_plain_http_to_a_non_loopback_host_is_refused_cleanly(
-    live: tuple[Harness, object, str],
+    live: tuple[Harness, NewClient, str],
 ) -> None:
     h, client, token = live
     response = h.token(
         {"grant_type": "refresh_token", "refresh_token": token},
-        client,  # type: ignore[arg-type]
+        client,
         base_url="http://auth.example.com",
     )
     assert_oauth_error(response, 400, "insecure_transport")
