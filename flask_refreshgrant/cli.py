@@ -52,6 +52,11 @@ def create_client(
     as_json: bool,
 ) -> None:
     """Register a client; its secret is printed once and never stored in clear."""
+    if public and "client_credentials" in grant_types:
+        raise click.BadParameter(
+            "a public client cannot use client_credentials (RFC 6749 §4.4)",
+            param_hint="--public",
+        )
     app_state = state()
     scopes_supported = app_state.settings.scopes_supported
     unknown = [
