@@ -50,7 +50,7 @@ def issued_tokens(token: dict[str, Any]) -> IssuedTokens:
 class _GrantMixin:
     """What every grant here shares: auth methods and scope checks."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_ENDPOINT_AUTH_METHODS
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = TOKEN_ENDPOINT_AUTH_METHODS
     server: AuthorizationServer
     request: Any
 

@@ -179,9 +179,21 @@ def test_banner_curl_commands_work_when_pasted(
         assert body["scope"] == "PRODUCTION"
         assert body["refresh_token"] and first_refresh
         assert body["refresh_token"] != first_refresh
-        # The rotation really happened: the first one is spent now.
-        spent = server.refresh(first_refresh)
-        assert spent.status_code == 400, spent.text
+
+        # The protected API, with a real access token.
+        (me_command,) = banner_section(banner, "Call the protected API")
+        assert "ACCESS_TOKEN" in me_command
+        me = json.loads(
+            bash(me_command.replace("ACCESS_TOKEN", body["access_token"]), server)
+        )
+        assert me["user"] == "demo", me
+        assert me["client_id"] == client_id, me
+        assert me["scope"] == "PRODUCTION", me
+
+        # The rotation really happened: the first refresh token is spent, and
+        # presenting it again is reuse, which revokes the grant's tokens.
+        assert_invalid_grant(server.refresh(first_refresh), "first refresh token")
+        assert server.me(body["access_token"]).status_code == 401
 
         # Steps 1 and 2, one after the other, as a user would paste them.
         (step1,) = banner_section(banner, "1. Password grant")
@@ -194,19 +206,6 @@ def test_banner_curl_commands_work_when_pasted(
         )
         assert renewed["refresh_token"] != granted["refresh_token"]
         assert renewed["scope"] == "PRODUCTION"
-
-        # The protected API, with a real access token.
-        (me_command,) = banner_section(banner, "Call the protected API")
-        assert "ACCESS_TOKEN" in me_command
-        me = json.loads(
-            bash(me_command.replace("ACCESS_TOKEN", body["access_token"]), server)
-        )
-        assert me == {
-            "user": "demo",
-            "user_id": me["user_id"],
-            "client_id": client_id,
-            "scope": "PRODUCTION",
-        }
 
 
 def test_renewal_off_returns_the_same_refresh_token(
