@@ -1,0 +1,88 @@
+"""Users who need extra columns build their own models from the mixins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import Mapped, mapped_column
+
+from flask_refreshgrant import (
+    AccessTokenMixin,
+    ClientMixin,
+    Models,
+    RefreshGrant,
+    RefreshTokenMixin,
+)
+
+from .conftest import FakeClock, basic_auth
+
+
+def test_models_built_from_the_mixins_with_extra_columns(tmp_path: Path) -> None:
+    db = SQLAlchemy()
+
+    class Tenant(ClientMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "tenant_client"
+        tenant: Mapped[str] = mapped_column(sa.String(40), default="acme")
+
+    class RefreshToken(RefreshTokenMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "tenant_refresh_token"
+
+    class AccessToken(AccessTokenMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "tenant_access_token"
+
+    class User:
+        id = 7
+
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'c.db'}"
+    db.init_app(app)
+
+    def authenticate_user(username: str, password: str) -> Any:
+        return User() if (username, password) == ("u", "p") else None
+
+    RefreshGrant().init_app(
+        app,
+        db=db,
+        models=Models(
+            client=Tenant, refresh_token=RefreshToken, access_token=AccessToken
+        ),
+        authenticate_user=authenticate_user,
+        load_user=lambda user_id: User() if user_id == "7" else None,
+        clock=FakeClock(),
+    )
+    with app.app_context():
+        db.create_all()
+        created = RefreshGrant.state().storage.create_client(
+            name="t", grant_types=["password", "refresh_token"], scope="A"
+        )
+        assert {t.name for t in db.metadata.sorted_tables} == {
+            "tenant_client",
+            "tenant_refresh_token",
+            "tenant_access_token",
+        }
+    auth = {"Authorization": basic_auth(created.client_id, created.client_secret)}
+    http = app.test_client()
+    first = http.post(
+        "/oauth2/token",
+        data={"grant_type": "password", "username": "u", "password": "p"},
+        headers=auth,
+    )
+    assert first.status_code == 200, first.json
+    assert first.json is not None
+    second = http.post(
+        "/oauth2/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": first.json["refresh_token"],
+        },
+        headers=auth,
+    )
+    assert second.status_code == 200
+    with app.app_context():
+        assert db.session.scalars(sa.select(Tenant.tenant)).one() == "acme"
+        rows = db.session.scalars(sa.select(RefreshToken.user_id)).all()
+        assert rows == ["7", "7"]
