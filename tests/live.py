@@ -69,11 +69,11 @@ class LiveServer:
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace")
 
-    def output(self) -> str:
-        """Everything gunicorn and the app printed so far, for assertion messages."""
+    def output(self, limit: int = 6000) -> str:
+        """The end of what gunicorn and the app printed, for assertion messages."""
         return (
-            f"--- gunicorn stdout ---\n{self.stdout()}\n"
-            f"--- gunicorn stderr ---\n{self.stderr()}"
+            f"--- gunicorn stdout (last {limit} chars) ---\n{self.stdout()[-limit:]}\n"
+            f"--- gunicorn stderr (last {limit} chars) ---\n{self.stderr()[-limit:]}"
         )
 
     def banner(self) -> str:
@@ -87,20 +87,13 @@ class LiveServer:
 
     @property
     def credentials(self) -> tuple[str, str]:
-        """The demo client's id and secret.
-
-        From ``<instance>/demo-client.json`` when the app honours
-        ``EXAMPLE_INSTANCE_PATH``; otherwise (the instance folder is then the
-        shared ``example_app/../instance``, which another server may rewrite)
-        from the banner this very server printed.
-        """
+        """The demo client's id and secret, from ``<instance>/demo-client.json``
+        (the app's instance folder is ours: ``EXAMPLE_INSTANCE_PATH``)."""
         if self._credentials is None:
             path = self.instance / "demo-client.json"
-            if path.exists():
-                data = json.loads(path.read_text())
-                self._credentials = (data["client_id"], data["client_secret"])
-            else:
-                self._credentials = parse_banner_credentials(self.banner())
+            assert path.exists(), f"no {path}: EXAMPLE_INSTANCE_PATH ignored?"
+            data = json.loads(path.read_text())
+            self._credentials = (data["client_id"], data["client_secret"])
         return self._credentials
 
     # -- HTTP -----------------------------------------------------------------
@@ -289,6 +282,8 @@ def live_server(
         yield server
     finally:
         _stop(server.process)
+    # Every request was answered cleanly: no worker logged a traceback.
+    assert "Traceback" not in server.stderr(), server.output()
 
 
 def race(

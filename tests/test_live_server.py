@@ -23,6 +23,7 @@ from .live import (
     database_kind,
     describe,
     live_server,
+    parse_banner_credentials,
     race,
 )
 
@@ -30,6 +31,8 @@ from .live import (
 RACERS = 12
 #: Races per server.
 TRIALS = 5
+#: The rotation's conditional ``UPDATE … WHERE rotated_at IS NULL``, as echoed.
+CONDITIONAL_UPDATE = "UPDATE oauth2_refresh_token SET rotated_at"
 
 
 def assert_invalid_grant(response: requests.Response, context: str = "") -> None:
@@ -44,13 +47,18 @@ def run_race(server: LiveServer, label: str, trial: int) -> tuple[str, str]:
     exactly one request won and every other one got ``invalid_grant``.
     """
     original = server.password_grant()["refresh_token"]
+    updates_before = server.stdout().count(CONDITIONAL_UPDATE)
     started = time.monotonic()
     responses = race(server, original, RACERS)
     elapsed = time.monotonic() - started
+    # How many requests got past the read checks to the conditional UPDATE,
+    # i.e. how many the database itself had to decide between (echoed SQL).
+    contenders = server.stdout().count(CONDITIONAL_UPDATE) - updates_before
     winners = [r for r in responses if r.status_code == 200]
     summary = (
         f"{label} trial {trial}: {len(winners)}/{len(responses)} got 200 "
-        f"[{describe(responses)}] in {elapsed:.2f} s"
+        f"[{describe(responses)}], {contenders} reached the conditional "
+        f"UPDATE, in {elapsed:.2f} s"
     )
     print(summary)
     assert len(responses) == RACERS, summary
@@ -84,7 +92,10 @@ def test_concurrent_refresh_rotates_exactly_once(
         f"reuse-{'on' if reuse_detection else 'off'}"
     )
     config = {
-        "FLASK_OAUTH2_REFRESH_TOKEN_REUSE_DETECTION": str(reuse_detection).lower()
+        "FLASK_OAUTH2_REFRESH_TOKEN_REUSE_DETECTION": str(reuse_detection).lower(),
+        # Flask-SQLAlchemy echoes every statement to stdout: shows how many
+        # racers reached the conditional UPDATE.
+        "FLASK_SQLALCHEMY_ECHO": "true",
     }
     with live_server(tmp_path, database_url, WORKER_MODELS[workers], config) as server:
         for trial in range(1, TRIALS + 1):
@@ -159,8 +170,8 @@ def test_banner_curl_commands_work_when_pasted(
     with live_server(tmp_path, database_url) as server:
         banner = server.banner()  # exactly one, though two workers seeded at once
         client_id, secret = server.credentials
-        assert f"client_id:     {client_id}" in banner
-        assert f"client_secret: {secret}" in banner
+        assert parse_banner_credentials(banner) == (client_id, secret)
+        assert (server.instance / "secret_key").exists()  # our instance folder
         assert "demo user:     demo / demo" in banner
         assert "scopes:        PRODUCTION SANDBOX" in banner
         assert server.base_url + "/oauth2/token" in banner
