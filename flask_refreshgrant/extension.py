@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from flask import Flask
 
+from . import replay
 from .cli import oauth2_cli
 from .config import DEFAULTS, Settings
 from .errors import ExtensionError
@@ -79,6 +80,8 @@ class RefreshGrant:
         for key, default in DEFAULTS.items():
             app.config.setdefault(key, default)
         settings = Settings.from_config(app.config)
+        if settings.policy.refresh_token_grace_period > 0:
+            replay.check_secret_key(app.config.get("SECRET_KEY"))
         models = models or default_models(db)
         storage = Storage(db, models, clock)
         server = AuthorizationServer(

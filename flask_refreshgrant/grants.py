@@ -20,7 +20,8 @@ from authlib.oauth2.rfc6749.errors import (
 from authlib.oauth2.rfc6749.hooks import hooked
 from flask import current_app
 
-from . import lifetimes, signals
+from . import lifetimes, replay, signals
+from .config import TokenPolicy
 from .models import ClientMixin, RefreshTokenMixin
 from .storage import IssuedTokens
 
@@ -36,6 +37,15 @@ def invalid_refresh_token() -> InvalidGrantError:
     """One error body for unknown, expired, revoked, rotated-out and foreign
     refresh tokens, so the response is no oracle."""
     return InvalidGrantError("The refresh token is invalid, expired or revoked.")
+
+
+def set_refresh_expires_in(
+    token: dict[str, Any], expires_at: int | None, now: int
+) -> None:
+    """``refresh_token_expires_in``: omitted for a token that never expires."""
+    expires_in = lifetimes.seconds_left(expires_at, now)
+    if expires_in is not None:
+        token["refresh_token_expires_in"] = expires_in
 
 
 def issued_tokens(token: dict[str, Any]) -> IssuedTokens:
@@ -97,12 +107,37 @@ class RefreshTokenGrant(_GrantMixin, grants.RefreshTokenGrant):  # type: ignore[
             raise invalid_refresh_token()
         policy = self.server.settings.policy_for(client)
         if token.is_rotated():
+            self.request.replay_response = self._grace_replay(token, policy)
+            if self.request.replay_response is not None:
+                return token
             if policy.refresh_token_reuse_detection:
                 self._revoke_reused_family(token)
             raise invalid_refresh_token()
         if lifetimes.refresh_token_expired(token, self.server.now(), policy):
             raise invalid_refresh_token()
         return token
+
+    def _grace_replay(
+        self, token: RefreshTokenMixin, policy: TokenPolicy
+    ) -> dict[str, Any] | None:
+        """The identical response ``token``'s rotation returned, if the grace
+        period after it still runs and its successor has not been used.
+
+        Lifetimes in it are counted down; nothing new is issued, so the grant
+        never has two live refresh tokens.
+        """
+        if token.replay is None or token.rotated_at is None or token.is_revoked():
+            return None
+        elapsed = self.server.now() - token.rotated_at
+        if elapsed >= policy.refresh_token_grace_period:
+            return None
+        response = replay.unseal(current_app.config.get("SECRET_KEY"), token.replay)
+        if response is None:  # SECRET_KEY changed since: nothing to replay
+            return None
+        for key in ("expires_in", "refresh_token_expires_in"):
+            if key in response:
+                response[key] = max(0, response[key] - elapsed)
+        return response
 
     def _revoke_reused_family(self, token: RefreshTokenMixin) -> None:
         """RFC 9700 §4.14.2: a rotated-out token came back, so either the
@@ -124,6 +159,8 @@ class RefreshTokenGrant(_GrantMixin, grants.RefreshTokenGrant):  # type: ignore[
     def create_token_response(
         self,
     ) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        if self.request.replay_response is not None:
+            return 200, self.request.replay_response, self.TOKEN_RESPONSE_HEADER
         old: RefreshTokenMixin = self.request.refresh_token
         client: ClientMixin = self.request.client
         user = self.authenticate_user(old)
@@ -139,37 +176,47 @@ class RefreshTokenGrant(_GrantMixin, grants.RefreshTokenGrant):  # type: ignore[
         policy = self.server.settings.policy_for(client)
         now = self.server.now()
         issued = issued_tokens(token)
+        # Read before the commit expires ``old``'s attributes.
+        parent_id = old.id
+        family: dict[str, Any] = {
+            "client_id": old.client_id,
+            "user_id": old.user_id,
+            "family_id": old.family_id,
+        }
         if issued.refresh_token is not None:
             expires_at = lifetimes.renewed_refresh_expiry(old, now, policy)
+            set_refresh_expires_in(token, expires_at, now)
+            sealed = None
+            if policy.refresh_token_grace_period > 0:
+                sealed = replay.seal(current_app.config.get("SECRET_KEY"), token)
             if not self.server.storage.rotate(
-                old, issued, now=now, expires_at=expires_at
+                old, issued, now=now, expires_at=expires_at, replay=sealed
             ):
-                # Lost the race for this token to a concurrent request: it is
+                # Lost the race for this token to a concurrent request: within
+                # a grace period, answer as the winner was answered; else it is
                 # a rotated-out token now, and counts as reused.
-                if policy.refresh_token_reuse_detection:
+                self.server.storage.reload(old)
+                again = self._grace_replay(old, policy)
+                if again is not None:
+                    return 200, again, self.TOKEN_RESPONSE_HEADER
+                if policy.refresh_token_reuse_detection and not old.is_revoked():
                     self._revoke_reused_family(old)
                 raise invalid_refresh_token()
             signals.refresh_token_rotated.send(
                 current_app._get_current_object(),  # type: ignore[attr-defined]
-                client_id=old.client_id,
-                user_id=old.user_id,
-                family_id=old.family_id,
-                parent_id=old.id,
+                parent_id=parent_id,
+                **family,
             )
         else:
             expires_at = lifetimes.effective_refresh_expiry(old, policy)
             self.server.storage.issue_access_token(old, issued, now=now)
             token["refresh_token"] = self.request.form["refresh_token"]
-        expires_in = lifetimes.seconds_left(expires_at, now)
-        if expires_in is not None:
-            token["refresh_token_expires_in"] = expires_in
+            set_refresh_expires_in(token, expires_at, now)
         signals.token_issued.send(
             current_app._get_current_object(),  # type: ignore[attr-defined]
-            client_id=old.client_id,
-            user_id=old.user_id,
             grant_type=self.GRANT_TYPE,
-            family_id=old.family_id,
             scope=issued.scope,
+            **family,
         )
         return 200, token, self.TOKEN_RESPONSE_HEADER
 

@@ -146,6 +146,9 @@ class RefreshTokenMixin(_IssuedTokenMixin):
     #: ``None``: never expires.
     expires_at: Mapped[int | None] = mapped_column(BigInteger)
     rotated_at: Mapped[int | None] = mapped_column(BigInteger)
+    #: While the grace period after this token's rotation lasts: the response
+    #: its rotation returned, encrypted (see ``replay.py``); else ``None``.
+    replay: Mapped[str | None] = mapped_column(Text)
 
     def get_expires_in(self) -> int:
         if self.expires_at is None:

@@ -42,6 +42,7 @@ from .grants import (
     PasswordGrant,
     RefreshTokenGrant,
     issued_tokens,
+    set_refresh_expires_in,
 )
 from .models import ClientMixin
 from .security import generate_token
@@ -89,9 +90,13 @@ class BodyOnlyPayload(FlaskOAuth2Payload):  # type: ignore[misc]
 
 
 class TokenRequest(FlaskOAuth2Request):  # type: ignore[misc]
+    """A token request read from the body only."""
+
     def __init__(self, request: Request) -> None:
         super().__init__(request)
         self.payload = BodyOnlyPayload(request)
+        #: Set by the refresh grant when a grace period replays a response.
+        self.replay_response: dict[str, Any] | None = None
 
 
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -213,9 +218,7 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
             refresh_expires_at=refresh_expires_at,
         )
         if issued.refresh_token is not None:
-            expires_in = lifetimes.seconds_left(refresh_expires_at, now)
-            if expires_in is not None:
-                token["refresh_token_expires_in"] = expires_in
+            set_refresh_expires_in(token, refresh_expires_at, now)
         signals.token_issued.send(
             current_app._get_current_object(),  # type: ignore[attr-defined]
             client_id=client.client_id,

@@ -203,11 +203,14 @@ class Storage:
         *,
         now: int,
         expires_at: int | None,
+        replay: str | None = None,
     ) -> bool:
         """Atomically retire ``old`` and store its successor and a new access token.
 
-        Returns ``False`` when ``old`` was no longer live by the time the
-        conditional update ran (another request rotated it, or it was
+        ``replay`` (the sealed response, for a grace period) is kept on
+        ``old``; the parent of ``old`` loses its own, since its successor has
+        now been used. Returns ``False`` when ``old`` was no longer live by the
+        time the conditional update ran (another request rotated it, or it was
         revoked): nothing is written then.
         """
         assert issued.refresh_token is not None
@@ -244,15 +247,26 @@ class Storage:
                         model.rotated_at.is_(None),
                         model.revoked_at.is_(None),
                     )
-                    .values(rotated_at=now)
+                    .values(rotated_at=now, replay=replay)
                     .execution_options(synchronize_session=False)
                 ),
             )
             if result.rowcount != 1:
                 session.rollback()
                 return False
+            if replay is not None and old.parent_id is not None:
+                session.execute(
+                    update(model)
+                    .where(model.id == old.parent_id, model.replay.is_not(None))
+                    .values(replay=None)
+                    .execution_options(synchronize_session=False)
+                )
             session.add_all([successor, access])
         return True
+
+    def reload(self, token: RefreshTokenMixin) -> None:
+        """Read ``token``'s row again, as committed by other transactions."""
+        self.session.refresh(token)
 
     def issue_access_token(
         self, refresh: RefreshTokenMixin, issued: IssuedTokens, *, now: int
@@ -271,6 +285,10 @@ class Storage:
 
     # -- revocation ----------------------------------------------------------
 
+    def _drop_replay(self, model: type[Any]) -> dict[str, None]:
+        """A revoked token never replays (SPEC: no grace for revocation)."""
+        return {"replay": None} if model is self.models.refresh_token else {}
+
     def revoke_family(self, family_id: str, *, now: int) -> int:
         """Revoke every live refresh and access token of a family, in one commit.
 
@@ -284,7 +302,7 @@ class Storage:
                     session.execute(
                         update(model)
                         .where(model.family_id == family_id, model.revoked_at.is_(None))
-                        .values(revoked_at=now)
+                        .values(revoked_at=now, **self._drop_replay(model))
                         .execution_options(synchronize_session=False)
                     ),
                 )
