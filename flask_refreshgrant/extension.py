@@ -22,7 +22,7 @@ from .server import (
 )
 from .state import EXTENSION_KEY, RefreshGrantState, state
 from .storage import Storage
-from .views import blueprint
+from .views import blueprint, metadata_blueprint
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -95,6 +95,7 @@ class RefreshGrant:
             settings=settings, models=models, storage=storage, server=server
         )
         app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
+        app.register_blueprint(metadata_blueprint)
         app.cli.add_command(oauth2_cli)
 
     @staticmethod

@@ -37,6 +37,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import lifetimes, signals
 from .config import Settings
+from .endpoints import IntrospectionEndpoint, RevocationEndpoint
 from .grants import (
     ClientCredentialsGrant,
     PasswordGrant,
@@ -156,6 +157,8 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         self.register_grant(ClientCredentialsGrant)
         if authenticate_user is not None:
             self.register_grant(PasswordGrant)
+        self.register_endpoint(RevocationEndpoint)
+        self.register_endpoint(IntrospectionEndpoint)
 
     def now(self) -> int:
         return self.storage.now()
@@ -261,8 +264,9 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
     def create_oauth2_request(self, request: Any) -> TokenRequest:
         return TokenRequest(flask_request)
 
-    def check_token_request(self, request: Request) -> None:
-        """Refuse what RFC 6749 §3.2 and §2.3 forbid before any grant runs."""
+    def check_form_request(self, request: Request) -> None:
+        """Refuse what RFC 6749 §3.2 and §2.3 forbid before any grant or
+        endpoint runs (token, revocation and introspection alike)."""
         if request.mimetype != "application/x-www-form-urlencoded":
             raise InvalidRequestError(
                 "The token request must be 'application/x-www-form-urlencoded'."
@@ -283,9 +287,10 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
     def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
         return cast(Response, super().handle_error_response(request, error))
 
-    def create_token_response(self, request: Any = None) -> Response:
+    def _refuse_malformed(self) -> Response | None:
+        """The error response for a malformed form request, else ``None``."""
         try:
-            self.check_token_request(flask_request)
+            self.check_form_request(flask_request)
         except HTTPException:
             # The body could not be parsed (too large, malformed).
             return self.handle_error_response(
@@ -293,7 +298,22 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
             )
         except OAuth2Error as error:
             return self.handle_error_response(None, error)
+        return None
+
+    def create_token_response(self, request: Any = None) -> Response:
+        refused = self._refuse_malformed()
+        if refused is not None:
+            return refused
         try:
             return cast(Response, super().create_token_response(request))
+        except OAuth2Error as error:  # InsecureTransportError from the request
+            return self.handle_error_response(None, error)
+
+    def create_endpoint_response(self, name: str, request: Any = None) -> Response:
+        refused = self._refuse_malformed()
+        if refused is not None:
+            return refused
+        try:
+            return cast(Response, super().create_endpoint_response(name, request))
         except OAuth2Error as error:  # InsecureTransportError from the request
             return self.handle_error_response(None, error)

@@ -289,6 +289,17 @@ class Storage:
         """A revoked token never replays (SPEC: no grace for revocation)."""
         return {"replay": None} if model is self.models.refresh_token else {}
 
+    def revoke_access_token(self, token: AccessTokenMixin, *, now: int) -> None:
+        """Revoke one access token."""
+        model = self.models.access_token
+        with self.transaction() as session:
+            session.execute(
+                update(model)
+                .where(model.id == token.id, model.revoked_at.is_(None))
+                .values(revoked_at=now)
+                .execution_options(synchronize_session=False)
+            )
+
     def revoke_family(self, family_id: str, *, now: int) -> int:
         """Revoke every live refresh and access token of a family, in one commit.
 

@@ -6,6 +6,7 @@ Error handlers are scoped to this blueprint, so they never fight the app's own.
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from authlib.consts import default_json_headers
 from flask import Blueprint, Response, current_app, json, request
@@ -20,6 +21,8 @@ from .state import state
 RETRY_AFTER_SECONDS = 5
 
 blueprint = Blueprint("refreshgrant", __name__)
+#: Mounted at the application root, whatever ``OAUTH2_URL_PREFIX`` says.
+metadata_blueprint = Blueprint("refreshgrant_metadata", __name__)
 
 
 def json_error(
@@ -34,18 +37,59 @@ def json_error(
     return response
 
 
-@blueprint.route("/token", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-def token() -> Response:
-    """RFC 6749 §3.2 token endpoint (POST only)."""
+#: Every method is routed here so that the wrong one gets a JSON error.
+_ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _post_only() -> Response | None:
     if request.method != "POST":
         return json_error(
-            405,
-            "invalid_request",
-            "The token endpoint accepts POST only.",
-            Allow="POST",
+            405, "invalid_request", "This endpoint accepts POST only.", Allow="POST"
         )
     request.max_content_length = MAX_TOKEN_REQUEST_BYTES
-    return state().server.create_token_response()
+    return None
+
+
+@blueprint.route("/token", methods=_ANY_METHOD)
+def token() -> Response:
+    """RFC 6749 §3.2 token endpoint."""
+    return _post_only() or state().server.create_token_response()
+
+
+@blueprint.route("/revoke", methods=_ANY_METHOD)
+def revoke() -> Response:
+    """RFC 7009 token revocation."""
+    return _post_only() or state().server.create_endpoint_response("revocation")
+
+
+@blueprint.route("/introspect", methods=_ANY_METHOD)
+def introspect() -> Response:
+    """RFC 7662 token introspection."""
+    return _post_only() or state().server.create_endpoint_response("introspection")
+
+
+@metadata_blueprint.get("/.well-known/oauth-authorization-server")
+def authorization_server_metadata() -> Response:
+    """RFC 8414 metadata."""
+    app_state = state()
+    settings = app_state.settings
+    issuer = settings.issuer or request.url_root.rstrip("/")
+    base = issuer + settings.url_prefix
+    confidential = ["client_secret_basic", "client_secret_post"]
+    body: dict[str, Any] = {
+        "issuer": issuer,
+        "token_endpoint": base + "/token",
+        "revocation_endpoint": base + "/revoke",
+        "introspection_endpoint": base + "/introspect",
+        "grant_types_supported": app_state.server.grant_types_supported,
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": [*confidential, "none"],
+        "revocation_endpoint_auth_methods_supported": [*confidential, "none"],
+        "introspection_endpoint_auth_methods_supported": confidential,
+    }
+    if settings.scopes_supported:
+        body["scopes_supported"] = list(settings.scopes_supported)
+    return Response(json.dumps(body), headers={"Content-Type": "application/json"})
 
 
 @blueprint.errorhandler(OperationalError)
