@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
+from . import signals
 from .state import state
 
 oauth2_cli = AppGroup("oauth2", help="Manage OAuth 2.0 clients and tokens.")
@@ -87,3 +89,52 @@ def create_client(
     else:
         click.echo(f"client_secret: {created.client_secret}")
         click.echo("Store the secret now: it is not kept and cannot be shown again.")
+
+
+@oauth2_cli.command("purge")
+@click.option(
+    "--older-than",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Keep tokens that expired or were revoked less than this many seconds ago.",
+)
+def purge(older_than: int) -> None:
+    """Delete expired and revoked tokens (run it from cron).
+
+    Rotated-out refresh tokens stay while their family is live, so that reuse
+    detection still recognises them.
+    """
+    app_state = state()
+    storage = app_state.storage
+    now = storage.now()
+    grace = storage.longest_grace_period(
+        app_state.settings.policy.refresh_token_grace_period
+    )
+    counts = storage.purge(cutoff=now - older_than, replay_cutoff=now - grace)
+    click.echo(
+        f"deleted {counts.access_tokens} access tokens and "
+        f"{counts.refresh_tokens} refresh tokens; "
+        f"cleared {counts.replays} grace-period replay copies"
+    )
+
+
+@oauth2_cli.command("revoke")
+@click.option("--client-id", help="Revoke every token of this client.")
+@click.option("--user-id", help="Revoke every token of this user.")
+def revoke(client_id: str | None, user_id: str | None) -> None:
+    """Revoke all tokens of a client or of a user (or of a user at a client)."""
+    if client_id is None and user_id is None:
+        raise click.UsageError("give --client-id, --user-id or both")
+    storage = state().storage
+    if client_id is not None and storage.get_client(client_id) is None:
+        raise click.BadParameter(f"no client {client_id!r}", param_hint="--client-id")
+    count = storage.revoke_all(now=storage.now(), client_id=client_id, user_id=user_id)
+    signals.token_revoked.send(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        client_id=client_id,
+        user_id=user_id,
+        family_id=None,
+        reason="cli",
+    )
+    click.echo(f"revoked {count} tokens")

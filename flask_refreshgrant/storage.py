@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,15 @@ class IssuedTokens:
     refresh_token: str | None
     scope: str
     access_token_expires_in: int
+
+
+@dataclasses.dataclass(frozen=True)
+class PurgeCounts:
+    """What ``purge`` deleted or cleared."""
+
+    access_tokens: int
+    refresh_tokens: int
+    replays: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -319,3 +328,85 @@ class Storage:
                 )
                 count += result.rowcount
         return count
+
+    def revoke_all(
+        self, *, now: int, client_id: str | None = None, user_id: str | None = None
+    ) -> int:
+        """Revoke every live token of a client or of a user; how many rows."""
+        count = 0
+        with self.transaction() as session:
+            for model in (self.models.refresh_token, self.models.access_token):
+                query = update(model).where(model.revoked_at.is_(None))
+                if client_id is not None:
+                    query = query.where(model.client_id == client_id)
+                if user_id is not None:
+                    query = query.where(model.user_id == user_id)
+                result = cast(
+                    CursorResult[Any],
+                    session.execute(
+                        query.values(
+                            revoked_at=now, **self._drop_replay(model)
+                        ).execution_options(synchronize_session=False)
+                    ),
+                )
+                count += result.rowcount
+        return count
+
+    # -- maintenance ---------------------------------------------------------
+
+    def purge(self, *, cutoff: int, replay_cutoff: int) -> PurgeCounts:
+        """Delete tokens expired or revoked before ``cutoff``, in one commit.
+
+        A rotated-out refresh token is kept while its family still has a live
+        token, since reuse detection needs it; it goes with the family. Grace
+        replay copies of rotations before ``replay_cutoff`` are cleared.
+        """
+        access, refresh = self.models.access_token, self.models.refresh_token
+        with self.transaction() as session:
+            deleted_access = cast(
+                CursorResult[Any],
+                session.execute(
+                    delete(access).where(
+                        or_(access.expires_at <= cutoff, access.revoked_at <= cutoff)
+                    )
+                ),
+            ).rowcount
+            dead = or_(
+                refresh.revoked_at <= cutoff,
+                and_(refresh.rotated_at.is_(None), refresh.expires_at <= cutoff),
+            )
+            deleted_refresh = cast(
+                CursorResult[Any], session.execute(delete(refresh).where(dead))
+            ).rowcount
+            live_families = select(refresh.family_id).where(
+                refresh.rotated_at.is_(None), refresh.revoked_at.is_(None)
+            )
+            deleted_refresh += cast(
+                CursorResult[Any],
+                session.execute(
+                    delete(refresh).where(
+                        refresh.rotated_at.is_not(None),
+                        refresh.family_id.not_in(live_families),
+                    )
+                ),
+            ).rowcount
+            replays = cast(
+                CursorResult[Any],
+                session.execute(
+                    update(refresh)
+                    .where(
+                        refresh.replay.is_not(None), refresh.rotated_at <= replay_cutoff
+                    )
+                    .values(replay=None)
+                    .execution_options(synchronize_session=False)
+                ),
+            ).rowcount
+        return PurgeCounts(deleted_access, deleted_refresh, replays)
+
+    def longest_grace_period(self, app_grace_period: int) -> int:
+        """The app's grace period or the longest per-client one."""
+        client = self.models.client
+        longest = self.session.scalar(
+            select(func.max(client.refresh_token_grace_period))
+        )
+        return max(app_grace_period, longest or 0)
