@@ -20,8 +20,10 @@ from authlib.integrations.flask_oauth2 import ResourceProtector as _ResourceProt
 from authlib.integrations.flask_oauth2 import current_token
 from authlib.oauth2.rfc6750 import BearerTokenValidator as _BearerTokenValidator
 from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
+from flask import abort
 
 from .models import AccessTokenMixin
+from .responses import DATABASE_UNAVAILABLE, database_unavailable
 from .state import state
 
 __all__ = [
@@ -63,6 +65,13 @@ class ResourceProtector(_ResourceProtector):  # type: ignore[misc]
     ) -> Callable[[F], F]:
         decorator: Callable[[F], F] = super().__call__(scopes, optional)
         return decorator
+
+    def acquire_token(self, scopes: Any = None, **kwargs: Any) -> Any:
+        """Authlib's, answering ``503`` when the database cannot be reached."""
+        try:
+            return super().acquire_token(scopes, **kwargs)
+        except DATABASE_UNAVAILABLE as error:
+            abort(database_unavailable(error))
 
 
 #: Decorator guarding a route with a bearer access token (optionally scopes).

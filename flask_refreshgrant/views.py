@@ -1,40 +1,25 @@
-"""The extension's blueprint: the token endpoint, with errors that stay JSON.
+"""The extension's blueprints: token, revocation and introspection endpoints under
+``OAUTH2_URL_PREFIX``, RFC 8414 metadata at the root; errors stay JSON.
 
 Error handlers are scoped to this blueprint, so they never fight the app's own.
 """
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
-from authlib.consts import default_json_headers
 from flask import Blueprint, Response, current_app, json, request
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from .responses import database_unavailable, json_error
 from .server import MAX_TOKEN_REQUEST_BYTES
 from .state import state
-
-#: Seconds a client is told to wait when the database cannot be reached.
-RETRY_AFTER_SECONDS = 5
 
 blueprint = Blueprint("refreshgrant", __name__)
 #: Mounted at the application root, whatever ``OAUTH2_URL_PREFIX`` says.
 metadata_blueprint = Blueprint("refreshgrant_metadata", __name__)
-
-
-def json_error(
-    status: int, error: str, description: str | None = None, **headers: str
-) -> Response:
-    """An RFC 6749 §5.2 error body with the no-store headers."""
-    body = {"error": error}
-    if description:
-        body["error_description"] = description
-    response = Response(json.dumps(body), status=status, headers=default_json_headers)
-    response.headers.update(headers)
-    return response
 
 
 #: Every method is routed here so that the wrong one gets a JSON error.
@@ -95,18 +80,9 @@ def authorization_server_metadata() -> Response:
 @blueprint.errorhandler(OperationalError)
 @blueprint.errorhandler(InterfaceError)
 @blueprint.errorhandler(PoolTimeoutError)
-def database_unavailable(error: Exception) -> Response:
-    """The database is down or busy: nothing was half-written (each write is
-    one transaction, rolled back on error), so the client may simply retry."""
-    current_app.logger.warning("OAuth 2.0 endpoint: database unavailable: %s", error)
-    with contextlib.suppress(Exception):
-        state().storage.session.rollback()
-    return json_error(
-        503,
-        "temporarily_unavailable",
-        "The server is temporarily unable to handle the request.",
-        **{"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
+def database_error(error: Exception) -> Response:
+    """The database is down, unreachable or locked."""
+    return database_unavailable(error)
 
 
 @blueprint.errorhandler(HTTPException)

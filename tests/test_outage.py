@@ -1,0 +1,197 @@
+"""A database that cannot be reached: ``503 temporarily_unavailable`` with
+``Retry-After`` from every endpoint, and nothing half-written.
+
+PostgreSQL goes away for real: the app reaches it through a TCP relay on
+127.0.0.1 that the test closes and reopens. SQLite is made unavailable by
+another connection holding an exclusive lock.
+"""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.test import TestResponse
+
+from .conftest import FakeClock, Harness, build_app, require_postgres, reset_postgres
+
+
+class Relay:
+    """A TCP relay to ``target`` that can be taken down and brought back."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = 0
+        self._listener: socket.socket | None = None
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def up(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def down(self) -> None:
+        with self._lock:
+            if self._listener is not None:
+                # shutdown() wakes the thread blocked in accept(); close() alone
+                # would leave the socket listening until that call returned.
+                self._listener.shutdown(socket.SHUT_RDWR)
+                self._listener.close()
+                self._listener = None
+            for sock in self._open:
+                sock.close()
+            self._open.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            with self._lock:
+                self._open.update((client, server))
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+def assert_unavailable(response: TestResponse) -> None:
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert response.json == {
+        "error": "temporarily_unavailable",
+        "error_description": "The server is temporarily unable to handle the request.",
+    }
+    assert response.headers["Retry-After"].isdigit()
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def every_endpoint(
+    h: Harness, client: Any, tokens: dict[str, Any]
+) -> list[TestResponse]:
+    assert client.client_secret is not None
+    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+    return [
+        h.refresh(client, tokens["refresh_token"]),
+        h.password_grant(client),
+        h.token({"grant_type": "client_credentials"}, client),
+        h.client.post(
+            "/oauth2/revoke",
+            data={"token": tokens["refresh_token"]},
+            headers=_basic(client),
+        ),
+        h.client.post(
+            "/oauth2/introspect",
+            data={"token": tokens["refresh_token"]},
+            headers=_basic(client),
+        ),
+        h.client.get("/api/ping", headers=auth),
+    ]
+
+
+def _basic(client: Any) -> dict[str, str]:
+    from .conftest import basic_auth
+
+    return {"Authorization": basic_auth(client.client_id, client.client_secret)}
+
+
+@pytest.fixture
+def relayed_postgres() -> Iterator[tuple[Relay, str]]:
+    url = sa.engine.make_url(require_postgres())
+    reset_postgres(str(url.render_as_string(hide_password=False)))
+    relay = Relay((url.host or "127.0.0.1", url.port or 5432))
+    relay.up()
+    yield (
+        relay,
+        url.set(host="127.0.0.1", port=relay.port).render_as_string(
+            hide_password=False
+        ),
+    )
+    relay.down()
+
+
+def harness_for(url: str, **config: Any) -> Harness:
+    clock = FakeClock()
+    app, db, user_model = build_app(url, clock, config)
+    h = Harness(app, db, user_model, app.test_client(), clock)
+    h.create_user()
+    return h
+
+
+def test_postgres_going_away_and_coming_back(
+    relayed_postgres: tuple[Relay, str],
+) -> None:
+    relay, url = relayed_postgres
+    h = harness_for(url)
+    client = h.create_client(
+        grant_types=("password", "refresh_token", "client_credentials")
+    )
+    tokens = h.password_grant(client).json
+    assert tokens is not None
+
+    relay.down()
+    for response in every_endpoint(h, client, tokens):
+        assert_unavailable(response)
+
+    relay.up()
+    # The refresh token valid before the outage is valid after it, once.
+    renewed = h.refresh(client, tokens["refresh_token"])
+    assert renewed.status_code == 200
+    assert renewed.json is not None
+    assert h.refresh(client, renewed.json["refresh_token"]).status_code == 200
+    with h.app.app_context():
+        h.db.engine.dispose()
+
+
+def test_sqlite_locked_by_another_writer(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    h = harness_for(
+        f"sqlite:///{path}",
+        SQLALCHEMY_ENGINE_OPTIONS={
+            "poolclass": sa.pool.NullPool,
+            "connect_args": {"timeout": 0.05},
+        },
+    )
+    client = h.create_client(
+        grant_types=("password", "refresh_token", "client_credentials")
+    )
+    tokens = h.password_grant(client).json
+    assert tokens is not None
+
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        for response in every_endpoint(h, client, tokens):
+            assert_unavailable(response)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+    renewed = h.refresh(client, tokens["refresh_token"])
+    assert renewed.status_code == 200
+    with h.app.app_context():
+        h.db.engine.dispose()
