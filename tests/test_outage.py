@@ -8,6 +8,7 @@ another connection holding an exclusive lock.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sqlite3
 import threading
@@ -19,7 +20,14 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.test import TestResponse
 
-from .conftest import FakeClock, Harness, build_app, require_postgres, reset_postgres
+from .conftest import (
+    FakeClock,
+    Harness,
+    basic_auth,
+    build_app,
+    require_postgres,
+    reset_postgres,
+)
 
 
 class Relay:
@@ -67,17 +75,12 @@ class Relay:
 
     @staticmethod
     def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
+        with contextlib.suppress(OSError):
             while data := source.recv(65536):
                 sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 def assert_unavailable(response: TestResponse) -> None:
@@ -114,8 +117,6 @@ def every_endpoint(
 
 
 def _basic(client: Any) -> dict[str, str]:
-    from .conftest import basic_auth
-
     return {"Authorization": basic_auth(client.client_id, client.client_secret)}
 
 
