@@ -253,3 +253,38 @@ def test_renewal_off_returns_the_same_refresh_token(
         )
         assert {r.json()["refresh_token"] for r in responses} == {original}
         assert len({r.json()["access_token"] for r in responses}) == RACERS
+
+
+@pytest.mark.parametrize("workers", list(WORKER_MODELS), ids=list(WORKER_MODELS))
+def test_concurrent_refresh_with_grace_period_gets_identical_responses(
+    tmp_path: Path, database_url: str, workers: str
+) -> None:
+    """SPEC §3, §6: with a grace period, N simultaneous requests presenting
+    one refresh token all get 200 with the identical body (one rotation, its
+    response replayed), and the grant still has exactly one live token."""
+    label = f"{database_kind(database_url)}/{workers}/grace"
+    config = {"FLASK_OAUTH2_REFRESH_TOKEN_GRACE_PERIOD": "30"}
+    with live_server(tmp_path, database_url, WORKER_MODELS[workers], config) as server:
+        for trial in range(1, TRIALS + 1):
+            original = server.password_grant()["refresh_token"]
+            responses = race(server, original, RACERS)
+            summary = f"{label} trial {trial}: {describe(responses)}"
+            print(summary)
+            assert [r.status_code for r in responses] == [200] * RACERS, (
+                f"{summary}\n{server.output()}"
+            )
+            bodies = [r.json() for r in responses]
+            tokens = {(b["access_token"], b["refresh_token"]) for b in bodies}
+            assert len(tokens) == 1, summary
+            ((access_token, successor),) = tokens
+            assert successor != original
+            # The one successor works, and once it is used the window closes:
+            # the original is now a reused token and revokes the family.
+            renewed = server.refresh(successor)
+            assert renewed.status_code == 200, renewed.text
+            assert_invalid_grant(server.refresh(original), f"{summary}: late retry")
+            assert_invalid_grant(
+                server.refresh(renewed.json()["refresh_token"]),
+                f"{summary}: family revoked",
+            )
+            assert server.me(access_token).status_code == 401
