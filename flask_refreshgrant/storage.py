@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from .models import AccessTokenMixin, ClientMixin, Models, RefreshTokenMixin
 from .security import generate_client_id, generate_token, token_digest
@@ -55,6 +56,14 @@ class NewClient:
 
 def new_family_id() -> str:
     return secrets.token_hex(16)
+
+
+def _rowcount(session: Session, statement: Executable) -> int:
+    """Run a bulk UPDATE or DELETE; how many rows it touched."""
+    result = session.execute(
+        statement, execution_options={"synchronize_session": False}
+    )
+    return cast(CursorResult[Any], result).rowcount
 
 
 class Storage:
@@ -158,6 +167,19 @@ class Storage:
             expires_at=now + issued.access_token_expires_in,
         )
 
+    def _access_token_for(
+        self, refresh: RefreshTokenMixin, issued: IssuedTokens, *, now: int
+    ) -> AccessTokenMixin:
+        """An access token row of ``refresh``'s family, client and user."""
+        return self._access_token_row(
+            issued,
+            client_id=refresh.client_id,
+            user_id=refresh.user_id,
+            grant_type=refresh.grant_type,
+            family_id=refresh.family_id,
+            now=now,
+        )
+
     def issue_new_grant(
         self,
         issued: IssuedTokens,
@@ -238,37 +260,27 @@ class Storage:
             family_issued_at=old.family_issued_at,
             expires_at=expires_at,
         )
-        access = self._access_token_row(
-            issued,
-            client_id=old.client_id,
-            user_id=old.user_id,
-            grant_type=old.grant_type,
-            family_id=old.family_id,
-            now=now,
-        )
+        access = self._access_token_for(old, issued, now=now)
         with self.transaction() as session:
-            result = cast(
-                CursorResult[Any],
-                session.execute(
-                    update(model)
-                    .where(
-                        model.id == old.id,
-                        model.rotated_at.is_(None),
-                        model.revoked_at.is_(None),
-                    )
-                    .values(rotated_at=now, replay=replay)
-                    .execution_options(synchronize_session=False)
-                ),
+            retired = _rowcount(
+                session,
+                update(model)
+                .where(
+                    model.id == old.id,
+                    model.rotated_at.is_(None),
+                    model.revoked_at.is_(None),
+                )
+                .values(rotated_at=now, replay=replay),
             )
-            if result.rowcount != 1:
+            if retired != 1:
                 session.rollback()
                 return False
             if replay is not None and old.parent_id is not None:
-                session.execute(
+                _rowcount(
+                    session,
                     update(model)
                     .where(model.id == old.parent_id, model.replay.is_not(None))
-                    .values(replay=None)
-                    .execution_options(synchronize_session=False)
+                    .values(replay=None),
                 )
             session.add_all([successor, access])
         return True
@@ -281,14 +293,7 @@ class Storage:
         self, refresh: RefreshTokenMixin, issued: IssuedTokens, *, now: int
     ) -> None:
         """Store a new access token for a refresh token that is not renewed."""
-        row = self._access_token_row(
-            issued,
-            client_id=refresh.client_id,
-            user_id=refresh.user_id,
-            grant_type=refresh.grant_type,
-            family_id=refresh.family_id,
-            now=now,
-        )
+        row = self._access_token_for(refresh, issued, now=now)
         with self.transaction() as session:
             session.add(row)
 
@@ -302,11 +307,11 @@ class Storage:
         """Revoke one access token."""
         model = self.models.access_token
         with self.transaction() as session:
-            session.execute(
+            _rowcount(
+                session,
                 update(model)
                 .where(model.id == token.id, model.revoked_at.is_(None))
-                .values(revoked_at=now)
-                .execution_options(synchronize_session=False)
+                .values(revoked_at=now),
             )
 
     def revoke_family(self, family_id: str, *, now: int) -> int:
@@ -314,42 +319,26 @@ class Storage:
 
         Returns how many rows were revoked.
         """
-        count = 0
-        with self.transaction() as session:
-            for model in (self.models.refresh_token, self.models.access_token):
-                result = cast(
-                    CursorResult[Any],
-                    session.execute(
-                        update(model)
-                        .where(model.family_id == family_id, model.revoked_at.is_(None))
-                        .values(revoked_at=now, **self._drop_replay(model))
-                        .execution_options(synchronize_session=False)
-                    ),
-                )
-                count += result.rowcount
-        return count
+        return self._revoke(now, family_id=family_id)
 
     def revoke_all(
         self, *, now: int, client_id: str | None = None, user_id: str | None = None
     ) -> int:
         """Revoke every live token of a client or of a user; how many rows."""
+        criteria = {"client_id": client_id, "user_id": user_id}
+        return self._revoke(now, **{k: v for k, v in criteria.items() if v is not None})
+
+    def _revoke(self, now: int, **columns: str) -> int:
+        """Revoke the live refresh and access tokens whose ``columns`` match."""
         count = 0
         with self.transaction() as session:
             for model in (self.models.refresh_token, self.models.access_token):
-                query = update(model).where(model.revoked_at.is_(None))
-                if client_id is not None:
-                    query = query.where(model.client_id == client_id)
-                if user_id is not None:
-                    query = query.where(model.user_id == user_id)
-                result = cast(
-                    CursorResult[Any],
-                    session.execute(
-                        query.values(
-                            revoked_at=now, **self._drop_replay(model)
-                        ).execution_options(synchronize_session=False)
-                    ),
+                count += _rowcount(
+                    session,
+                    update(model)
+                    .filter_by(revoked_at=None, **columns)
+                    .values(revoked_at=now, **self._drop_replay(model)),
                 )
-                count += result.rowcount
         return count
 
     # -- maintenance ---------------------------------------------------------
@@ -363,44 +352,33 @@ class Storage:
         """
         access, refresh = self.models.access_token, self.models.refresh_token
         with self.transaction() as session:
-            deleted_access = cast(
-                CursorResult[Any],
-                session.execute(
-                    delete(access).where(
-                        or_(access.expires_at <= cutoff, access.revoked_at <= cutoff)
-                    )
+            deleted_access = _rowcount(
+                session,
+                delete(access).where(
+                    or_(access.expires_at <= cutoff, access.revoked_at <= cutoff)
                 ),
-            ).rowcount
+            )
             dead = or_(
                 refresh.revoked_at <= cutoff,
                 and_(refresh.rotated_at.is_(None), refresh.expires_at <= cutoff),
             )
-            deleted_refresh = cast(
-                CursorResult[Any], session.execute(delete(refresh).where(dead))
-            ).rowcount
+            deleted_refresh = _rowcount(session, delete(refresh).where(dead))
             live_families = select(refresh.family_id).where(
                 refresh.rotated_at.is_(None), refresh.revoked_at.is_(None)
             )
-            deleted_refresh += cast(
-                CursorResult[Any],
-                session.execute(
-                    delete(refresh).where(
-                        refresh.rotated_at.is_not(None),
-                        refresh.family_id.not_in(live_families),
-                    )
+            deleted_refresh += _rowcount(
+                session,
+                delete(refresh).where(
+                    refresh.rotated_at.is_not(None),
+                    refresh.family_id.not_in(live_families),
                 ),
-            ).rowcount
-            replays = cast(
-                CursorResult[Any],
-                session.execute(
-                    update(refresh)
-                    .where(
-                        refresh.replay.is_not(None), refresh.rotated_at <= replay_cutoff
-                    )
-                    .values(replay=None)
-                    .execution_options(synchronize_session=False)
-                ),
-            ).rowcount
+            )
+            replays = _rowcount(
+                session,
+                update(refresh)
+                .where(refresh.replay.is_not(None), refresh.rotated_at <= replay_cutoff)
+                .values(replay=None),
+            )
         return PurgeCounts(deleted_access, deleted_refresh, replays)
 
     def longest_grace_period(self, app_grace_period: int) -> int:
