@@ -47,16 +47,17 @@ def database_engine_options(url: str) -> dict[str, Any]:
     return {"pool_pre_ping": True}
 
 
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
-    """WAL lets readers run beside the one writer; both wait up to 30 s."""
-    module = type(dbapi_connection).__module__
-    if "sqlite" not in module:
+def use_sqlite_pragmas(engine: Engine) -> None:
+    """WAL lets readers run beside the one writer; all wait up to 30 s."""
+    if engine.dialect.name != "sqlite":
         return
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+
+    @event.listens_for(engine, "connect")
+    def set_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
 
 
 @contextmanager
@@ -73,6 +74,7 @@ def _instance_lock(app: Flask) -> Iterator[None]:
 
 def prepare_database(app: Flask) -> None:
     """Create the tables and, on first start, the demo user and client."""
+    use_sqlite_pragmas(db.engine)
     with _instance_lock(app):
         db.create_all()
         credentials = Path(app.instance_path) / DEMO_CREDENTIALS_FILE
