@@ -3,11 +3,13 @@ speciality is the refresh token grant (RFC 6749 §6, RFC 9700)."""
 
 from __future__ import annotations
 
+from .authorize import AuthorizationRequest
 from .config import Settings, TokenPolicy
 from .errors import ConfigurationError, ExtensionError, RefreshGrantError
 from .extension import RefreshGrant
 from .models import (
     AccessTokenMixin,
+    AuthorizationCodeMixin,
     ClientMixin,
     Models,
     RefreshTokenMixin,
@@ -20,6 +22,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AccessTokenMixin",
+    "AuthorizationCodeMixin",
+    "AuthorizationRequest",
     "BearerTokenValidator",
     "ClientMixin",
     "ConfigurationError",

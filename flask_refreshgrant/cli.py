@@ -100,7 +100,7 @@ def create_client(
     help="Keep tokens that expired or were revoked less than this many seconds ago.",
 )
 def purge(older_than: int) -> None:
-    """Delete expired and revoked tokens (run it from cron).
+    """Delete expired and revoked tokens and expired codes (run it from cron).
 
     Rotated-out refresh tokens stay while their family is live, so that reuse
     detection still recognises them.
@@ -113,8 +113,9 @@ def purge(older_than: int) -> None:
     )
     counts = storage.purge(cutoff=now - older_than, replay_cutoff=now - grace)
     click.echo(
-        f"deleted {counts.access_tokens} access tokens and "
-        f"{counts.refresh_tokens} refresh tokens; "
+        f"deleted {counts.access_tokens} access tokens, "
+        f"{counts.refresh_tokens} refresh tokens and "
+        f"{counts.authorization_codes} authorization codes; "
         f"cleared {counts.replays} grace-period replay copies"
     )
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from flask import Flask
 
 from . import replay
+from .authorize import AuthorizeView
 from .cli import oauth2_cli
 from .config import DEFAULTS, Settings
 from .errors import ExtensionError
@@ -56,6 +57,7 @@ class RefreshGrant:
         load_user: LoadUser,
         authenticate_user: AuthenticateUser | None = None,
         get_user_id: GetUserId = default_get_user_id,
+        authorize: AuthorizeView | None = None,
         models: Models | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -68,6 +70,9 @@ class RefreshGrant:
             enables the (legacy) password grant.
         :param get_user_id: ``user -> str``; default ``user.get_user_id()``
             or ``user.id``.
+        :param authorize: your login-and-consent view (see
+            :class:`~flask_refreshgrant.AuthorizationRequest`); enables the
+            authorization endpoint and the authorization code grant with PKCE.
         :param models: your own models built from the mixins; default: the
             ``oauth2_*`` models built on ``db``.
         :param clock: seconds since the epoch; tests inject a fake one.
@@ -90,9 +95,14 @@ class RefreshGrant:
             authenticate_user=authenticate_user,
             load_user=load_user,
             get_user_id=get_user_id,
+            authorization_code=authorize is not None,
         )
         app.extensions[EXTENSION_KEY] = RefreshGrantState(
-            settings=settings, models=models, storage=storage, server=server
+            settings=settings,
+            models=models,
+            storage=storage,
+            server=server,
+            authorize=authorize,
         )
         app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
         app.register_blueprint(metadata_blueprint)

@@ -15,6 +15,7 @@ import dataclasses
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from authlib.oauth2.rfc6749 import AuthorizationCodeMixin as AuthlibCodeMixin
 from authlib.oauth2.rfc6749 import ClientMixin as AuthlibClientMixin
 from authlib.oauth2.rfc6749 import TokenMixin as AuthlibTokenMixin
 from sqlalchemy import BigInteger, Boolean, Integer, String, Text
@@ -172,6 +173,32 @@ class AccessTokenMixin(_IssuedTokenMixin):
         return max(0, self.expires_at - now)
 
 
+class AuthorizationCodeMixin(AuthlibCodeMixin):  # type: ignore[misc]
+    """A single-use authorization code (RFC 6749 §4.1), bound to its client,
+    redirect URI and PKCE challenge. ``family_id`` names the tokens it was
+    exchanged for, so that presenting it again revokes them (§4.1.2)."""
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(255))
+    #: As given in the authorization request (``None`` if it was omitted).
+    redirect_uri: Mapped[str | None] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
+    code_challenge_method: Mapped[str | None] = mapped_column(String(10))
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger)
+    family_id: Mapped[str | None] = mapped_column(String(64))
+
+    def get_redirect_uri(self) -> str | None:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+
 @dataclasses.dataclass(frozen=True)
 class Models:
     """The concrete model classes the extension reads and writes."""
@@ -179,6 +206,7 @@ class Models:
     client: type[ClientMixin]
     refresh_token: type[RefreshTokenMixin]
     access_token: type[AccessTokenMixin]
+    authorization_code: type[AuthorizationCodeMixin]
 
 
 _default_models: weakref.WeakKeyDictionary[SQLAlchemy, Models] = (
@@ -204,6 +232,11 @@ def default_models(db: SQLAlchemy) -> Models:
                 "OAuth2AccessToken",
                 (AccessTokenMixin, base),
                 {"__tablename__": "oauth2_access_token"},
+            ),
+            authorization_code=type(
+                "OAuth2AuthorizationCode",
+                (AuthorizationCodeMixin, base),
+                {"__tablename__": "oauth2_authorization_code"},
             ),
         )
         _default_models[db] = models

@@ -39,15 +39,20 @@ from . import lifetimes, signals
 from .config import Settings
 from .endpoints import IntrospectionEndpoint, RevocationEndpoint
 from .grants import (
+    AuthorizationCodeGrant,
     ClientCredentialsGrant,
     PasswordGrant,
     RefreshTokenGrant,
+    S256CodeChallenge,
     issued_tokens,
     set_refresh_expires_in,
 )
 from .models import ClientMixin
 from .security import generate_token
 from .storage import Storage
+
+#: The Flask endpoint name of the authorization endpoint.
+AUTHORIZE_ENDPOINT = "refreshgrant.authorize"
 
 #: Largest token request body accepted; real ones are a few hundred bytes.
 MAX_TOKEN_REQUEST_BYTES = 16 * 1024
@@ -139,6 +144,7 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         authenticate_user: AuthenticateUser | None,
         load_user: LoadUser,
         get_user_id: GetUserId,
+        authorization_code: bool,
     ) -> None:
         super().__init__(query_client=storage.get_client)
         self.settings = settings
@@ -153,6 +159,8 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         self.register_client_auth_method(
             "client_secret_basic", self._authenticate_basic
         )
+        if authorization_code:
+            self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge()])
         self.register_grant(RefreshTokenGrant)
         self.register_grant(ClientCredentialsGrant)
         if authenticate_user is not None:
@@ -261,7 +269,11 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
 
     # -- the token endpoint ---------------------------------------------------
 
-    def create_oauth2_request(self, request: Any) -> TokenRequest:
+    def create_oauth2_request(self, request: Any) -> FlaskOAuth2Request:
+        if flask_request.endpoint == AUTHORIZE_ENDPOINT:
+            # RFC 6749 §3.1: authorization requests come in the query (and
+            # the consent form posts back to the same URL).
+            return FlaskOAuth2Request(flask_request)
         return TokenRequest(flask_request)
 
     def check_form_request(self, request: Request) -> None:

@@ -6,6 +6,7 @@ import dataclasses
 
 from flask import Flask, current_app
 
+from .authorize import AuthorizeView
 from .config import Settings
 from .errors import ExtensionError
 from .models import Models
@@ -24,6 +25,8 @@ class RefreshGrantState:
     models: Models
     storage: Storage
     server: AuthorizationServer
+    #: The app's login-and-consent view, or ``None``: no authorization endpoint.
+    authorize: AuthorizeView | None = None
 
 
 def state(app: Flask | None = None) -> RefreshGrantState:

@@ -20,7 +20,13 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
-from .models import AccessTokenMixin, ClientMixin, Models, RefreshTokenMixin
+from .models import (
+    AccessTokenMixin,
+    AuthorizationCodeMixin,
+    ClientMixin,
+    Models,
+    RefreshTokenMixin,
+)
 from .security import generate_client_id, generate_token, token_digest
 
 if TYPE_CHECKING:
@@ -43,6 +49,7 @@ class PurgeCounts:
 
     access_tokens: int
     refresh_tokens: int
+    authorization_codes: int
     replays: int
 
 
@@ -180,25 +187,19 @@ class Storage:
             now=now,
         )
 
-    def issue_new_grant(
+    def _new_grant_rows(
         self,
         issued: IssuedTokens,
         *,
+        family_id: str,
         client_id: str,
         user_id: str | None,
         grant_type: str,
         now: int,
         refresh_expires_at: int | None,
-    ) -> str | None:
-        """Store the tokens of a fresh grant (password, code, client credentials).
-
-        A refresh token starts a new family, whose id is returned (``None``
-        without a refresh token).
-        """
-        family_id = None
+    ) -> list[Any]:
         rows: list[Any] = []
         if issued.refresh_token is not None:
-            family_id = new_family_id()
             rows.append(
                 self.models.refresh_token(
                     digest=token_digest(issued.refresh_token),
@@ -219,11 +220,110 @@ class Storage:
                 client_id=client_id,
                 user_id=user_id,
                 grant_type=grant_type,
-                family_id=family_id,
+                family_id=family_id if issued.refresh_token is not None else None,
                 now=now,
             )
         )
+        return rows
+
+    def issue_new_grant(
+        self,
+        issued: IssuedTokens,
+        *,
+        client_id: str,
+        user_id: str | None,
+        grant_type: str,
+        now: int,
+        refresh_expires_at: int | None,
+    ) -> str | None:
+        """Store the tokens of a fresh grant (password, client credentials).
+
+        A refresh token starts a new family, whose id is returned (``None``
+        without a refresh token).
+        """
+        family_id = new_family_id()
+        rows = self._new_grant_rows(
+            issued,
+            family_id=family_id,
+            client_id=client_id,
+            user_id=user_id,
+            grant_type=grant_type,
+            now=now,
+            refresh_expires_at=refresh_expires_at,
+        )
         with self.transaction() as session:
+            session.add_all(rows)
+        return family_id if issued.refresh_token is not None else None
+
+    # -- authorization codes -------------------------------------------------
+
+    def save_authorization_code(
+        self,
+        code: str,
+        *,
+        client_id: str,
+        user_id: str,
+        redirect_uri: str | None,
+        scope: str,
+        code_challenge: str | None,
+        code_challenge_method: str | None,
+        now: int,
+        expires_at: int,
+    ) -> None:
+        row = self.models.authorization_code(
+            digest=token_digest(code),
+            client_id=client_id,
+            user_id=user_id,
+            redirect_uri=redirect_uri,
+            scope=scope,
+            code_challenge=code_challenge,
+            code_challenge_method=code_challenge_method,
+            issued_at=now,
+            expires_at=expires_at,
+        )
+        with self.transaction() as session:
+            session.add(row)
+
+    def find_authorization_code(self, code: str) -> AuthorizationCodeMixin | None:
+        model = self.models.authorization_code
+        return self.session.scalars(
+            select(model).where(model.digest == token_digest(code))
+        ).first()
+
+    def redeem_authorization_code(
+        self,
+        code: AuthorizationCodeMixin,
+        issued: IssuedTokens,
+        *,
+        now: int,
+        refresh_expires_at: int | None,
+    ) -> str | None:
+        """Mark ``code`` used and store the tokens it buys, in one transaction.
+
+        Returns the new family id, or ``None`` when the code had already been
+        used (by a concurrent request, say): nothing is written then.
+        """
+        model = self.models.authorization_code
+        family_id = new_family_id()
+        rows = self._new_grant_rows(
+            issued,
+            family_id=family_id,
+            client_id=code.client_id,
+            user_id=code.user_id,
+            grant_type="authorization_code",
+            now=now,
+            refresh_expires_at=refresh_expires_at,
+        )
+        with self.transaction() as session:
+            used = _rowcount(
+                session,
+                update(model)
+                .where(model.id == code.id, model.used_at.is_(None))
+                .values(used_at=now, family_id=family_id),
+            )
+            if used != 1:
+                session.rollback()
+                return None
             session.add_all(rows)
         return family_id
 
@@ -344,7 +444,7 @@ class Storage:
     # -- maintenance ---------------------------------------------------------
 
     def purge(self, *, cutoff: int, replay_cutoff: int) -> PurgeCounts:
-        """Delete tokens expired or revoked before ``cutoff``, in one commit.
+        """Delete tokens (and codes) expired or revoked before ``cutoff``.
 
         A rotated-out refresh token is kept while its family still has a live
         token, since reuse detection needs it; it goes with the family. Grace
@@ -373,13 +473,15 @@ class Storage:
                     refresh.family_id.not_in(live_families),
                 ),
             )
+            code = self.models.authorization_code
+            codes = _rowcount(session, delete(code).where(code.expires_at <= cutoff))
             replays = _rowcount(
                 session,
                 update(refresh)
                 .where(refresh.replay.is_not(None), refresh.rotated_at <= replay_cutoff)
                 .values(replay=None),
             )
-        return PurgeCounts(deleted_access, deleted_refresh, replays)
+        return PurgeCounts(deleted_access, deleted_refresh, codes, replays)
 
     def longest_grace_period(self, app_grace_period: int) -> int:
         """The app's grace period or the longest per-client one."""

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from authlib.oauth2.rfc6749.errors import OAuth2Error
 from flask import Blueprint, Response, current_app, json, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from .authorize import authorization_request
 from .responses import database_unavailable, json_error
 from .server import MAX_TOKEN_REQUEST_BYTES
 from .state import state
@@ -53,6 +56,22 @@ def introspect() -> Response:
     return _post_only() or state().server.create_endpoint_response("introspection")
 
 
+@blueprint.route("/authorize", methods=["GET", "POST"])
+def authorize() -> ResponseReturnValue:
+    """RFC 6749 §3.1 authorization endpoint: validated here, then the app's
+    ``authorize`` view asks the user (login, consent)."""
+    app_state = state()
+    if app_state.authorize is None:
+        return json_error(404, "invalid_request", "No authorization endpoint here.")
+    try:
+        authorization = authorization_request(app_state.server)
+    except OAuth2Error as error:
+        # A redirect back to the client when its redirect URI is known to be
+        # good (RFC 6749 §4.1.2.1), else a JSON error to the user agent.
+        return app_state.server.handle_error_response(None, error)
+    return app_state.authorize(authorization)
+
+
 @metadata_blueprint.get("/.well-known/oauth-authorization-server")
 def authorization_server_metadata() -> Response:
     """RFC 8414 metadata."""
@@ -67,11 +86,14 @@ def authorization_server_metadata() -> Response:
         "revocation_endpoint": base + "/revoke",
         "introspection_endpoint": base + "/introspect",
         "grant_types_supported": app_state.server.grant_types_supported,
-        "response_types_supported": [],
+        "response_types_supported": ["code"] if app_state.authorize else [],
         "token_endpoint_auth_methods_supported": [*confidential, "none"],
         "revocation_endpoint_auth_methods_supported": [*confidential, "none"],
         "introspection_endpoint_auth_methods_supported": confidential,
     }
+    if app_state.authorize is not None:
+        body["authorization_endpoint"] = base + "/authorize"
+        body["code_challenge_methods_supported"] = ["S256"]
     if settings.scopes_supported:
         body["scopes_supported"] = list(settings.scopes_supported)
     return Response(json.dumps(body), headers={"Content-Type": "application/json"})

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from flask_refreshgrant import (
     AccessTokenMixin,
+    AuthorizationCodeMixin,
     ClientMixin,
     Models,
     RefreshGrant,
@@ -34,6 +35,9 @@ def test_models_built_from_the_mixins_with_extra_columns(tmp_path: Path) -> None
     class AccessToken(AccessTokenMixin, db.Model):  # type: ignore[name-defined,misc]
         __tablename__ = "tenant_access_token"
 
+    class Code(AuthorizationCodeMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "tenant_authorization_code"
+
     class User:
         id = 7
 
@@ -48,7 +52,10 @@ def test_models_built_from_the_mixins_with_extra_columns(tmp_path: Path) -> None
         app,
         db=db,
         models=Models(
-            client=Tenant, refresh_token=RefreshToken, access_token=AccessToken
+            client=Tenant,
+            refresh_token=RefreshToken,
+            access_token=AccessToken,
+            authorization_code=Code,
         ),
         authenticate_user=authenticate_user,
         load_user=lambda user_id: User() if user_id == "7" else None,
@@ -63,6 +70,7 @@ def test_models_built_from_the_mixins_with_extra_columns(tmp_path: Path) -> None
             "tenant_client",
             "tenant_refresh_token",
             "tenant_access_token",
+            "tenant_authorization_code",
         }
     auth = {"Authorization": basic_auth(created.client_id, created.client_secret)}
     http = app.test_client()

@@ -38,13 +38,13 @@ def test_purge_keeps_live_families_and_their_tombstones(harness: Harness) -> Non
     assert second is not None
     harness.clock.advance(3600)  # both access tokens have expired
     out = run(harness, "purge")
-    assert "deleted 2 access tokens and 0 refresh tokens" in out
+    assert "deleted 2 access tokens, 0 refresh tokens" in out
     assert counts(harness) == (0, 2)
     # The tombstone still triggers reuse detection.
     assert harness.refresh(client, first["refresh_token"]).json == INVALID_REFRESH
     assert harness.refresh(client, second["refresh_token"]).json == INVALID_REFRESH
     # Now the family is revoked: everything of it goes.
-    assert "0 access tokens and 2 refresh tokens" in run(harness, "purge")
+    assert "0 access tokens, 2 refresh tokens" in run(harness, "purge")
     assert counts(harness) == (0, 0)
 
 
@@ -54,7 +54,7 @@ def test_purge_removes_expired_families(harness: Harness) -> None:
     assert first is not None
     harness.refresh(client, first["refresh_token"])
     harness.clock.advance(86400 + 1)
-    assert "2 access tokens and 2 refresh tokens" in run(harness, "purge")
+    assert "2 access tokens, 2 refresh tokens" in run(harness, "purge")
 
 
 def test_purge_older_than_keeps_recent_rows(harness: Harness) -> None:

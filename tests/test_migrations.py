@@ -38,7 +38,12 @@ def test_autogenerate_creates_and_then_matches_the_models(
     flask_db("migrate", "-m", "oauth2 tables")
     (script,) = (tmp_path / "migrations" / "versions").glob("*.py")
     text = script.read_text()
-    for table in ("oauth2_client", "oauth2_refresh_token", "oauth2_access_token"):
+    for table in (
+        "oauth2_client",
+        "oauth2_refresh_token",
+        "oauth2_access_token",
+        "oauth2_authorization_code",
+    ):
         assert f"op.create_table('{table}'" in text
     assert "sa.UniqueConstraint('digest')" in text
 

@@ -61,7 +61,13 @@ def test_tokens_are_256_bit_random() -> None:
 
 def test_tables_are_named_oauth2(harness: Harness) -> None:
     names = {t.name for t in harness.db.metadata.sorted_tables}
-    assert {"oauth2_client", "oauth2_refresh_token", "oauth2_access_token"} <= names
+    assert names == {
+        "app_user",
+        "oauth2_client",
+        "oauth2_refresh_token",
+        "oauth2_access_token",
+        "oauth2_authorization_code",
+    }
 
 
 def test_every_refresh_row_records_its_family_and_times(harness: Harness) -> None:
