@@ -16,13 +16,18 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, request
 from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.test import TestResponse
 
-from flask_refreshgrant import RefreshGrant, current_token, require_oauth
+from flask_refreshgrant import (
+    AuthorizationRequest,
+    RefreshGrant,
+    current_token,
+    require_oauth,
+)
 from flask_refreshgrant.storage import NewClient
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -179,6 +184,20 @@ def build_app(
     def load_user(user_id: str) -> Any:
         return db.session.get(User, int(user_id))
 
+    def authorize(authorization: AuthorizationRequest) -> Any:
+        """Login and consent, reduced to form fields for the tests."""
+        if request.method == "GET":
+            return {
+                "client_id": authorization.client_id,
+                "client_name": authorization.client_name,
+                "scopes": authorization.scopes,
+                "state": authorization.state,
+                "redirect_uri": authorization.redirect_uri,
+            }
+        if request.form.get("decision") == "approve":
+            return authorization.approve(load_user(request.form["user_id"]))
+        return authorization.deny()
+
     app = Flask(__name__)
     app.config.update(
         TESTING=True,
@@ -193,6 +212,7 @@ def build_app(
         db=db,
         authenticate_user=authenticate_user,
         load_user=load_user,
+        authorize=authorize,
         clock=clock,
     )
 

@@ -293,6 +293,7 @@ def test_metadata(make_harness: Callable[..., Harness]) -> None:
     assert body["revocation_endpoint"] == "http://localhost/auth/revoke"
     assert body["introspection_endpoint"] == "http://localhost/auth/introspect"
     assert set(body["grant_types_supported"]) == {
+        "authorization_code",
         "refresh_token",
         "password",
         "client_credentials",
