@@ -63,3 +63,22 @@ def test_default_models_are_built_once_per_db(tmp_path: Path) -> None:
     db = SQLAlchemy()
     assert default_models(db) is default_models(db)
     assert default_models(SQLAlchemy()) is not default_models(db)
+
+
+def test_without_authorize_view_there_is_no_authorization_endpoint(
+    tmp_path: Path,
+) -> None:
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'n.db'}"
+    db = SQLAlchemy(app)
+    RefreshGrant().init_app(app, db=db, load_user=lambda user_id: None)
+    http = app.test_client()
+    response = http.get("/oauth2/authorize?response_type=code&client_id=x")
+    assert response.status_code == 404
+    assert response.json is not None
+    assert response.json["error"] == "invalid_request"
+    metadata = http.get("/.well-known/oauth-authorization-server").json
+    assert metadata is not None
+    assert metadata["response_types_supported"] == []
+    assert "authorization_endpoint" not in metadata
+    assert metadata["grant_types_supported"] == ["refresh_token", "client_credentials"]
