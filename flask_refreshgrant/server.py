@@ -210,6 +210,7 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         """Store the tokens of a fresh grant; the refresh grant stores its own."""
         client: ClientMixin = request.client
+        client_id = client.client_id  # read before the commit expires it
         user_id = None if request.user is None else self.get_user_id(request.user)
         policy = self.settings.policy_for(client)
         now = self.now()
@@ -222,7 +223,7 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         grant_type = request.payload.grant_type
         family_id = self.storage.issue_new_grant(
             issued,
-            client_id=client.client_id,
+            client_id=client_id,
             user_id=user_id,
             grant_type=grant_type,
             now=now,
@@ -232,7 +233,7 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
             set_refresh_expires_in(token, refresh_expires_at, now)
         signals.token_issued.send(
             current_app._get_current_object(),  # type: ignore[attr-defined]
-            client_id=client.client_id,
+            client_id=client_id,
             user_id=user_id,
             grant_type=grant_type,
             family_id=family_id,
