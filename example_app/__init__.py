@@ -6,6 +6,11 @@ that folder); ``DATABASE_URL`` (or
 ``FLASK_SQLALCHEMY_DATABASE_URI``) switches to PostgreSQL. Every config key
 can come from the environment with the ``FLASK_`` prefix, e.g.
 ``FLASK_OAUTH2_REFRESH_TOKEN_VALIDITY_PERIOD=60``.
+
+Web pages (``web.py``; they need the ``example`` extra, Flask-WTF): log in
+as demo/demo, approve the demo client, see the tokens and refresh them.
+``EXAMPLE_BASE_URL`` is where the browser reaches the app (the demo client's
+redirect URI is under it).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from flask_refreshgrant import RefreshGrant, current_token, require_oauth
 from .cli import register_commands
 from .models import authenticate_user, db, load_user
 from .setup import database_engine_options, database_url, prepare_database
+from .web import authorize, init_web
 
 oauth = RefreshGrant()
 
@@ -53,10 +59,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         OAUTH2_SCOPES_SUPPORTED=["PRODUCTION", "SANDBOX"],
         EXAMPLE_BASE_URL="http://127.0.0.1:5000",
         EXAMPLE_QUIET=False,
+        # The session holds the login and the demo client's tokens.
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
     )
     app.config.from_prefixed_env()
     if test_config:
         app.config.update(test_config)
+    if str(app.config["EXAMPLE_BASE_URL"]).startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = True
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance)
     app.config.setdefault(
@@ -65,7 +76,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
 
     db.init_app(app)
-    oauth.init_app(app, db=db, authenticate_user=authenticate_user, load_user=load_user)
+    oauth.init_app(
+        app,
+        db=db,
+        authenticate_user=authenticate_user,
+        load_user=load_user,
+        authorize=authorize,
+    )
+    init_web(app)
     register_commands(app)
 
     @app.get("/api/me")

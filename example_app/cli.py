@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from .models import User, db
 from .setup import banner
@@ -17,6 +18,7 @@ def register_commands(app: Flask) -> None:
 @click.command("create-user")
 @click.argument("name")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@with_appcontext
 def create_user(name: str, password: str) -> None:
     """Add a user who can log in and use the password grant."""
     if db.session.query(User).filter_by(username=name).first() is not None:
@@ -29,6 +31,7 @@ def create_user(name: str, password: str) -> None:
 
 
 @click.command("demo")
+@with_appcontext
 def demo() -> None:
     """Print the demo credentials and ready-to-paste curl commands again."""
     click.echo(banner(current_app))

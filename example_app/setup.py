@@ -24,6 +24,7 @@ DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"  # noqa: S105 (the demo account)
 DEMO_CLIENT_NAME = "Demo client"
 DEMO_SCOPE = "PRODUCTION SANDBOX"
+DEMO_GRANT_TYPES = ("password", "refresh_token", "authorization_code")
 #: The demo client's secret is kept here for the banner: a convenience of the
 #: example app only (the extension itself stores nothing but a digest).
 DEMO_CREDENTIALS_FILE = "demo-client.json"
@@ -88,9 +89,9 @@ def prepare_database(app: Flask) -> None:
         if not credentials.exists() or _demo_client_missing(app, credentials):
             created = RefreshGrant.state(app).storage.create_client(
                 name=DEMO_CLIENT_NAME,
-                grant_types=["password", "refresh_token", "authorization_code"],
+                grant_types=list(DEMO_GRANT_TYPES),
                 scope=DEMO_SCOPE,
-                redirect_uris=[app.config["EXAMPLE_BASE_URL"] + "/callback"],
+                redirect_uris=[demo_redirect_uri(app)],
             )
             credentials.touch(mode=0o600)
             credentials.write_text(
@@ -102,8 +103,34 @@ def prepare_database(app: Flask) -> None:
                 )
             )
             seeded = True
+        else:
+            _update_demo_client(app, credentials)
     if seeded and not app.config["EXAMPLE_QUIET"]:
         print(banner(app), flush=True)
+
+
+def demo_redirect_uri(app: Flask) -> str:
+    """The demo client's redirect URI: ``/callback`` under ``EXAMPLE_BASE_URL``."""
+    return str(app.config["EXAMPLE_BASE_URL"]).rstrip("/") + "/callback"
+
+
+def _update_demo_client(app: Flask, credentials: Path) -> None:
+    """An instance seeded before the web pages, or served at another base URL
+    (``scripts/run-example --port 8000``), gets the current redirect URI and
+    the authorization code grant added to its demo client."""
+    client_id = json.loads(credentials.read_text())["client_id"]
+    client = RefreshGrant.state(app).storage.get_client(client_id)
+    if client is None:  # pragma: no cover (checked by the caller, under the lock)
+        return
+    uris = client.redirect_uris.split()
+    grant_types = client.grant_types.split()
+    wanted_uri = demo_redirect_uri(app)
+    missing = [grant for grant in DEMO_GRANT_TYPES if grant not in grant_types]
+    if wanted_uri in uris and not missing:
+        return
+    client.redirect_uris = " ".join(dict.fromkeys([*uris, wanted_uri]))
+    client.grant_types = " ".join([*grant_types, *missing])
+    db.session.commit()
 
 
 def _demo_client_missing(app: Flask, credentials: Path) -> bool:
@@ -132,6 +159,7 @@ demo user:     {DEMO_USERNAME} / {DEMO_PASSWORD}
 client_id:     {client_id}
 client_secret: {secret}
 scopes:        {DEMO_SCOPE}
+web page:      {app.config["EXAMPLE_BASE_URL"]}/  (get tokens through the UI)
 
 # 1. Password grant: an access token and a refresh token
 curl -s -u {client_id}:{secret} -d grant_type=password -d username={DEMO_USERNAME} -d password={DEMO_PASSWORD} -d 'scope={DEMO_SCOPE}' {token_url}

@@ -1,0 +1,228 @@
+"""The example app's pages in a real headless Chromium, driven by Playwright,
+against the app served by gunicorn on 127.0.0.1 (SQLite and PostgreSQL).
+
+Uses Debian's ``chromium`` (``/usr/bin/chromium``), never a browser that
+Playwright downloads. Without Chromium or Playwright the test is skipped;
+``REQUIRE_BROWSER=1`` (set by ``.ci/run``) turns that skip into a failure.
+A screenshot of the token page goes to ``artifacts/`` at the repository root.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import requests
+
+from .live import (
+    DEMO_PASSWORD,
+    DEMO_USERNAME,
+    REPO_ROOT,
+    REQUEST_TIMEOUT,
+    LiveServer,
+    database_kind,
+    live_server,
+)
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER") == "1"
+ARTIFACTS = REPO_ROOT / "artifacts"
+#: Milliseconds Playwright waits for a page or an element.
+TIMEOUT_MS = 30_000
+
+
+def browser_missing() -> str | None:
+    """Why the browser test cannot run here, or None."""
+    if importlib.util.find_spec("playwright") is None:
+        return "Playwright for Python is not installed (pip install playwright)"
+    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
+        return f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    reason = browser_missing()
+    if reason is not None:
+        if REQUIRE_BROWSER:
+            pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def text(page: Page, selector: str) -> str:
+    return page.locator(selector).inner_text().strip()
+
+
+def refresh_token_refused(server: LiveServer, refresh_token: str) -> None:
+    response = server.refresh(refresh_token, scope=None)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_log_in_approve_refresh_in_a_browser(
+    browser: Browser, database_url: str, tmp_path: Path
+) -> None:
+    kind = database_kind(database_url)
+    with live_server(tmp_path, database_url) as server:
+        client_id, client_secret = server.credentials
+        context = browser.new_context(viewport={"width": 1100, "height": 900})
+        context.set_default_timeout(TIMEOUT_MS)
+        context.grant_permissions(
+            ["clipboard-read", "clipboard-write"], origin=server.base_url
+        )
+        page = context.new_page()
+        try:
+            # The demo client's home page: ask for tokens.
+            page.goto(server.base_url + "/")
+            page.click("#get-tokens")
+
+            # Not logged in: the authorization endpoint sends us to log in.
+            page.wait_for_url(lambda url: "/login?next=" in url)
+            page.fill("#username", DEMO_USERNAME)
+            page.fill("#password", "wrong")
+            page.click("#log-in")
+            assert "Wrong username or password." in text(page, "[role=alert]")
+            page.fill("#password", DEMO_PASSWORD)
+            page.click("#log-in")
+
+            # Consent: the client and the scopes are named.
+            page.wait_for_url(lambda url: "/oauth2/authorize?" in url)
+            assert text(page, "#client-name") == "Demo client"
+            assert client_id in page.content()
+            assert page.locator("#scopes code").all_inner_texts() == [
+                "PRODUCTION",
+                "SANDBOX",
+            ]
+            page.click("#approve")
+
+            # The token page.
+            page.wait_for_url("**/tokens")
+            first_access = text(page, "#access-token")
+            first_refresh = text(page, "#refresh-token")
+            assert text(page, "#scope") == "PRODUCTION SANDBOX"
+            assert text(page, "#access-expiry").startswith("3600 s, until ")
+            assert text(page, "#refresh-expiry").startswith("86400 s, until ")
+            assert page.get_attribute("#refresh-status", "data-status") == "issued"
+            me = server.me(first_access)
+            assert me.status_code == 200, me.text
+            assert me.json()["user"] == DEMO_USERNAME
+
+            # Refresh: a new pair, and the old refresh token is spent.
+            page.click("#refresh")
+            page.wait_for_selector("#refresh-notice")
+            assert page.get_attribute("#refresh-status", "data-status") == "renewed"
+            second_refresh = text(page, "#refresh-token")
+            assert second_refresh != first_refresh
+            assert text(page, "#access-token") != first_access
+            assert text(page, "#previous-refresh-token") == first_refresh
+            assert text(page, "#refreshes") == "1"
+
+            ARTIFACTS.mkdir(exist_ok=True)
+            screenshot = ARTIFACTS / f"browser-token-page-{kind}.png"
+            page.screenshot(path=str(screenshot), full_page=True)
+            print(f"screenshot of the token page: {screenshot}")
+
+            # The copy button copies the curl command exactly as shown.
+            curl = page.locator("#curl").text_content() or ""
+            basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+            assert f"Authorization: Basic {basic}" in curl
+            assert f"refresh_token={second_refresh}" in curl
+            page.click("button[data-copy=curl]")
+            page.wait_for_selector("button[data-copy=curl]:has-text('Copied')")
+            assert page.evaluate("navigator.clipboard.readText()") == curl
+
+            # The curl command works when pasted into bash.
+            assert shutil.which("curl"), "curl is needed to run the page's command"
+            pasted = subprocess.run(
+                ["bash", "-c", curl],
+                capture_output=True,
+                text=True,
+                timeout=REQUEST_TIMEOUT,
+                check=False,
+            )
+            assert pasted.returncode == 0, pasted.stderr
+            body = json.loads(pasted.stdout)
+            assert body["refresh_token"] not in (first_refresh, second_refresh)
+            assert body["scope"] == "PRODUCTION SANDBOX"
+
+            # The token endpoint refuses the first refresh token (rotated out).
+            refresh_token_refused(server, first_refresh)
+
+            # Log out.
+            page.click("header button")
+            page.wait_for_selector("header >> text=Log in")
+        finally:
+            context.close()
+
+
+def test_renewal_off_keeps_the_refresh_token_in_a_browser(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """SQLite only: the renewal switch is not a database matter."""
+    database_url = f"sqlite:///{tmp_path / 'renewal-off.db'}"
+    config = {"FLASK_OAUTH2_RENEW_REFRESH_TOKEN_FOR_REFRESH_GRANT": "false"}
+    with live_server(tmp_path, database_url, config=config) as server:
+        context = browser.new_context()
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        try:
+            page.goto(server.base_url + "/login")
+            page.fill("#username", DEMO_USERNAME)
+            page.fill("#password", DEMO_PASSWORD)
+            page.click("#log-in")
+            page.wait_for_url(server.base_url + "/")
+            page.uncheck("input[value=SANDBOX]")
+            page.click("#get-tokens")
+            page.wait_for_url(lambda url: "/oauth2/authorize?" in url)
+            assert page.locator("#scopes code").all_inner_texts() == ["PRODUCTION"]
+            page.click("#approve")
+            page.wait_for_url("**/tokens")
+            refresh_token = text(page, "#refresh-token")
+            assert text(page, "#scope") == "PRODUCTION"
+            page.click("#refresh")
+            page.wait_for_selector("#refresh-notice")
+            assert page.get_attribute("#refresh-status", "data-status") == "unchanged"
+            assert text(page, "#refresh-token") == refresh_token
+            assert "stayed the same" in text(page, "#refresh-notice")
+            # Still valid: the same token refreshes again over HTTP.
+            again = requests.post(
+                server.token_url,
+                data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+                auth=server.credentials,
+                timeout=REQUEST_TIMEOUT,
+            )
+            assert again.status_code == 200, again.text
+            assert again.json()["refresh_token"] == refresh_token
+        finally:
+            context.close()

@@ -1,0 +1,588 @@
+"""The example app's web pages in-process (Flask test client), on both databases:
+login, consent, the demo client's callback, the token page and its Refresh
+button, CSRF and cookie flags. ``test_browser.py`` drives the same pages in
+a real browser against gunicorn."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import re
+import shlex
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from example_app import create_app
+from example_app.models import User, db
+from example_app.web import PENDING_KEY, TOKENS_KEY, USER_KEY
+from flask_refreshgrant import RefreshGrant
+
+from .conftest import basic_auth
+
+BASE_URL = "http://localhost"  # the test client's host
+INVALID_GRANT = "invalid_grant"
+
+
+@pytest.fixture
+def instance(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("EXAMPLE_INSTANCE_PATH", str(tmp_path / "instance"))
+    for name in ("FLASK_EXAMPLE_BASE_URL", "FLASK_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "instance"
+
+
+@pytest.fixture
+def make_app(instance: Path) -> Iterator[Callable[..., Flask]]:
+    """``create_app`` for ``http://localhost``; connections closed afterwards."""
+    apps: list[Flask] = []
+
+    def make(**config: Any) -> Flask:
+        settings: dict[str, Any] = {
+            "TESTING": True,
+            "EXAMPLE_QUIET": True,
+            "EXAMPLE_BASE_URL": BASE_URL,
+        }
+        settings.update(config)
+        apps.append(create_app(settings))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def web_app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+# -- reading our own pages -----------------------------------------------------
+
+
+def page_text(response: TestResponse) -> str:
+    return response.get_data(as_text=True)
+
+
+def by_id(page: str, element_id: str) -> str:
+    """The unescaped text of the element with ``id`` (no nested tags)."""
+    match = re.search(rf'id="{re.escape(element_id)}"[^>]*>([^<]*)<', page)
+    assert match, f"no element #{element_id} in the page:\n{page}"
+    return html.unescape(match.group(1)).strip()
+
+
+def text_of(page: str, element_id: str) -> str:
+    """The text of the element with ``id``, tags and line breaks removed."""
+    match = re.search(rf'id="{re.escape(element_id)}"[^>]*>(.*?)</p>', page, re.S)
+    assert match, f"no paragraph #{element_id} in the page:\n{page}"
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", match.group(1))).split())
+
+
+@dataclass
+class Form:
+    action: str
+    fields: dict[str, str]
+
+
+def forms(page: str) -> list[Form]:
+    """The POST forms of a page, with their hidden fields."""
+    found = []
+    for attrs, body in re.findall(
+        r'<form method="post" action="([^"]*)">(.*?)</form>', page, re.S
+    ):
+        hidden = re.findall(
+            r'<input type="hidden" name="([^"]+)" value="([^"]*)">', body
+        )
+        found.append(
+            Form(
+                html.unescape(attrs),
+                {name: html.unescape(value) for name, value in hidden},
+            )
+        )
+    return found
+
+
+def form(page: str, action_prefix: str) -> Form:
+    for candidate in forms(page):
+        if candidate.action.startswith(action_prefix):
+            return candidate
+    raise AssertionError(f"no form posting to {action_prefix!r} in:\n{page}")
+
+
+def location(response: TestResponse) -> str:
+    assert response.status_code == 302, (response.status_code, page_text(response))
+    return response.headers["Location"]
+
+
+# -- driving the flow ----------------------------------------------------------
+
+
+@dataclass
+class Browser:
+    """A user agent on the test client that fills our forms like a person."""
+
+    app: Flask
+    client: FlaskClient
+
+    def submit(
+        self, page: str, action_prefix: str, **fields: str | list[str]
+    ) -> TestResponse:
+        chosen = form(page, action_prefix)
+        data: dict[str, str | list[str]] = dict(chosen.fields)
+        data.update(fields)
+        return self.client.post(chosen.action, data=data)
+
+    def start(self, scope: list[str] | None = None) -> str:
+        """Press "Get tokens through the UI"; the authorization URL."""
+        home = self.client.get("/")
+        assert home.status_code == 200
+        # Both scope boxes are checked by default, as a browser would send.
+        chosen = ["PRODUCTION", "SANDBOX"] if scope is None else scope
+        url = location(self.submit(page_text(home), "/start", scope=chosen))
+        assert url.startswith("/oauth2/authorize?")
+        return url
+
+    def log_in(self, username: str = "demo", password: str = "demo") -> TestResponse:
+        page = page_text(self.client.get("/login"))
+        return self.submit(page, "/login", username=username, password=password)
+
+    def consent(self, authorize_url: str) -> str:
+        shown = self.client.get(authorize_url)
+        assert shown.status_code == 200, page_text(shown)
+        return page_text(shown)
+
+    def decide(self, authorize_url: str, decision: str) -> TestResponse:
+        """Consent and follow the redirect to the demo client's callback."""
+        page = self.consent(authorize_url)
+        redirected = location(self.submit(page, "/oauth2/authorize", decision=decision))
+        assert redirected.startswith(BASE_URL + "/callback?")
+        return self.client.get(redirected)
+
+    def get_tokens(self, scope: list[str] | None = None) -> str:
+        """The whole flow as a logged-in user; the token page."""
+        callback = self.decide(self.start(scope), "approve")
+        assert location(callback) == "/tokens"
+        shown = self.client.get("/tokens")
+        assert shown.status_code == 200
+        return page_text(shown)
+
+    def press_refresh(self, page: str, scope: str = "") -> TestResponse:
+        return self.submit(page, "/tokens/refresh", scope=scope)
+
+    def token_endpoint(self, data: dict[str, str]) -> TestResponse:
+        return self.client.post(
+            "/oauth2/token", data=data, headers={"Authorization": demo_basic(self.app)}
+        )
+
+
+def demo_credentials(app: Flask) -> tuple[str, str]:
+    creds = json.loads((Path(app.instance_path) / "demo-client.json").read_text())
+    return creds["client_id"], creds["client_secret"]
+
+
+def demo_basic(app: Flask) -> str:
+    return basic_auth(*demo_credentials(app))
+
+
+@pytest.fixture
+def browser(web_app: Flask) -> Browser:
+    return Browser(web_app, web_app.test_client())
+
+
+@pytest.fixture
+def user(browser: Browser) -> Browser:
+    """Logged in as demo."""
+    assert location(browser.log_in()) == "/"
+    return browser
+
+
+# -- the happy path ------------------------------------------------------------
+
+
+def test_log_in_approve_see_and_refresh_tokens(user: Browser) -> None:
+    authorize_url = user.start()
+    query = parse_qs(urlsplit(authorize_url).query)
+    assert query["code_challenge_method"] == ["S256"]
+    assert query["redirect_uri"] == [BASE_URL + "/callback"]
+    assert query["scope"] == ["PRODUCTION SANDBOX"]
+    with user.client.session_transaction() as session:
+        pending = session[PENDING_KEY]
+    assert query["state"] == [pending["state"]]
+    verifier = pending["code_verifier"]
+    digest = hashlib.sha256(verifier.encode()).digest()
+    assert query["code_challenge"] == [
+        base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    ]
+
+    consent = user.consent(authorize_url)
+    assert by_id(consent, "client-name") == "Demo client"
+    assert "<code>PRODUCTION</code>" in consent and "<code>SANDBOX</code>" in consent
+    assert demo_credentials(user.app)[0] in consent
+
+    page = user.get_tokens()
+    access, refresh = by_id(page, "access-token"), by_id(page, "refresh-token")
+    assert len(access) >= 43 and len(refresh) >= 43
+    assert by_id(page, "scope") == "PRODUCTION SANDBOX"
+    assert "3600 s, until " in page and "86400 s, until " in page
+    assert re.search(r'data-status="issued"', page)
+    me = user.client.get("/api/me", headers={"Authorization": "Bearer " + access})
+    assert me.status_code == 200 and me.json is not None
+    assert me.json["user"] == "demo"
+
+    refreshed = user.press_refresh(page)
+    assert location(refreshed) == "/tokens"
+    page = page_text(user.client.get("/tokens"))
+    assert re.search(r'data-status="renewed"', page)
+    assert by_id(page, "refresh-token") != refresh
+    assert by_id(page, "access-token") != access
+    assert by_id(page, "previous-refresh-token") == refresh
+    assert by_id(page, "refreshes") == "1"
+    assert "issued a new refresh token" in text_of(page, "refresh-notice")
+    # The page's previous refresh token is spent (rotation).
+    old = user.token_endpoint({"grant_type": "refresh_token", "refresh_token": refresh})
+    assert old.json is not None and old.json["error"] == INVALID_GRANT
+
+
+def test_curl_command_is_the_refresh_call(user: Browser) -> None:
+    page = user.get_tokens()
+    refresh = by_id(page, "refresh-token")
+    words = shlex.split(by_id(page, "curl"))
+    assert words == [
+        "curl",
+        "-s",
+        "-H",
+        "Authorization: " + demo_basic(user.app),
+        "-d",
+        f"grant_type=refresh_token&refresh_token={refresh}",
+        BASE_URL + "/oauth2/token",
+    ]
+    # What curl would send, sent: it works (and spends the page's token).
+    header, body = words[3], words[5]
+    answer = user.client.post(
+        "/oauth2/token",
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+        headers={"Authorization": header.partition(": ")[2]},
+    )
+    assert answer.status_code == 200, answer.json
+    access = by_id(page, "access-token")
+    assert shlex.split(by_id(page, "api-curl")) == [
+        "curl",
+        "-s",
+        "-H",
+        "Authorization: Bearer " + access,
+        BASE_URL + "/api/me",
+    ]
+
+
+def test_refresh_can_narrow_the_scope(user: Browser) -> None:
+    page = user.get_tokens()
+    assert location(user.press_refresh(page, scope="PRODUCTION")) == "/tokens"
+    page = page_text(user.client.get("/tokens"))
+    assert by_id(page, "scope") == "PRODUCTION"
+    # The grant still covers both: the next refresh may ask for them again.
+    assert '<option value="SANDBOX">' in page
+    assert location(user.press_refresh(page)) == "/tokens"
+    assert by_id(page_text(user.client.get("/tokens")), "scope") == "PRODUCTION SANDBOX"
+
+
+def test_asking_for_one_scope(user: Browser) -> None:
+    page = user.get_tokens(scope=["SANDBOX"])
+    assert by_id(page, "scope") == "SANDBOX"
+
+
+def test_refresh_with_renewal_off_keeps_the_token(
+    make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLASK_OAUTH2_RENEW_REFRESH_TOKEN_FOR_REFRESH_GRANT", "false")
+    app = make_app()
+    user = Browser(app, app.test_client())
+    assert location(user.log_in()) == "/"
+    assert "off: the same refresh token" in page_text(user.client.get("/"))
+    page = user.get_tokens()
+    refresh, access = by_id(page, "refresh-token"), by_id(page, "access-token")
+    for count in ("1", "2"):
+        assert location(user.press_refresh(page)) == "/tokens"
+        page = page_text(user.client.get("/tokens"))
+        assert re.search(r'data-status="unchanged"', page)
+        assert by_id(page, "refresh-token") == refresh
+        assert by_id(page, "previous-refresh-token") == refresh
+        assert by_id(page, "access-token") != access
+        assert by_id(page, "refreshes") == count
+        assert "refresh token stayed the same" in text_of(page, "refresh-notice")
+    assert "With rotation on it works once" not in page
+
+
+def test_spent_refresh_token_shows_an_error_page(user: Browser) -> None:
+    page = user.get_tokens()
+    refresh = by_id(page, "refresh-token")
+    used = user.token_endpoint(
+        {"grant_type": "refresh_token", "refresh_token": refresh}
+    )
+    assert used.status_code == 200  # as the pasted curl command would
+    refused = user.press_refresh(page)
+    assert refused.status_code == 400
+    text = page_text(refused)
+    assert by_id(text, "error-title") == "Refresh refused"
+    assert INVALID_GRANT in text
+    with user.client.session_transaction() as session:
+        assert TOKENS_KEY not in session
+    assert location(user.client.get("/tokens")) == "/"
+    # Reuse detection revoked the family: curl's new token is dead too.
+    assert used.json is not None
+    again = user.token_endpoint(
+        {"grant_type": "refresh_token", "refresh_token": used.json["refresh_token"]}
+    )
+    assert again.status_code == 400
+
+
+# -- login ---------------------------------------------------------------------
+
+
+def test_login_required_before_consent(browser: Browser) -> None:
+    authorize_url = browser.start()
+    to_login = location(browser.client.get(authorize_url))
+    assert to_login.startswith("/login?next=")
+    assert parse_qs(urlsplit(to_login).query)["next"] == [authorize_url]
+    # A consent form posted without a login issues nothing either.
+    posted = browser.client.post(authorize_url, data={"decision": "approve"})
+    assert location(posted).startswith("/login?next=")
+    # Logging in from there comes back to the consent page.
+    page = page_text(browser.client.get(to_login))
+    back = browser.submit(page, "/login", username="demo", password="demo")
+    assert location(back) == authorize_url
+    assert "Authorize" in browser.consent(authorize_url)
+
+
+def test_wrong_password_is_refused(browser: Browser) -> None:
+    for username, password in (("demo", "wrong"), ("nobody", "demo"), ("", "")):
+        refused = browser.log_in(username, password)
+        assert refused.status_code == 401
+        assert "Wrong username or password." in page_text(refused)
+        with browser.client.session_transaction() as session:
+            assert USER_KEY not in session
+    assert location(browser.client.get(browser.start())).startswith("/login")
+
+
+def test_login_only_redirects_to_local_paths(browser: Browser) -> None:
+    for target in (
+        "https://evil.example.com/",
+        "//evil.example.com/",
+        "/\\evil.example.com",
+        "/\t/evil.example.com",
+        "/\n/evil.example.com",
+        "javascript:alert(1)",
+    ):
+        with browser.client.session_transaction() as session:
+            session.pop(USER_KEY, None)
+        page = page_text(browser.client.get("/login"))
+        response = browser.submit(
+            page, "/login", username="demo", password="demo", next=target
+        )
+        assert location(response) == "/", target
+
+
+def test_logout_forgets_the_user_and_the_tokens(user: Browser) -> None:
+    page = user.get_tokens()
+    assert "Logged in as <strong>demo</strong>" in page
+    assert location(user.submit(page, "/logout")) == "/"
+    with user.client.session_transaction() as session:
+        assert USER_KEY not in session and TOKENS_KEY not in session
+    assert location(user.client.get("/tokens")) == "/"
+    assert "Log in</a>" in page_text(user.client.get("/"))
+
+
+def test_pages_escape_what_they_show(browser: Browser) -> None:
+    runner = browser.app.test_cli_runner()
+    name = '<script>alert("x")</script>'
+    result = runner.invoke(args=["create-user", name, "--password", "pw"])
+    assert result.exit_code == 0, result.output
+    assert location(browser.log_in(name, "pw")) == "/"
+    page = page_text(browser.client.get("/"))
+    assert name not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+
+
+# -- the demo client's callback ------------------------------------------------
+
+
+def test_state_mismatch_is_refused_and_the_code_is_not_used(user: Browser) -> None:
+    authorize_url = user.start()
+    with user.client.session_transaction() as session:
+        verifier = session[PENDING_KEY]["code_verifier"]
+    page = user.consent(authorize_url)
+    redirected = location(user.submit(page, "/oauth2/authorize", decision="approve"))
+    params = parse_qs(urlsplit(redirected).query)
+    forged = user.client.get(
+        "/callback", query_string={"code": params["code"][0], "state": "forged"}
+    )
+    assert forged.status_code == 400
+    assert by_id(page_text(forged), "error-title") == "State mismatch"
+    with user.client.session_transaction() as session:
+        assert TOKENS_KEY not in session and PENDING_KEY not in session
+    # The state is single-use: the genuine answer now finds nothing pending.
+    late = user.client.get(redirected)
+    assert late.status_code == 400
+    assert by_id(page_text(late), "error-title") == "No authorization in progress"
+    # The code was never presented, so it still works (for its verifier).
+    exchanged = user.token_endpoint(
+        {
+            "grant_type": "authorization_code",
+            "code": params["code"][0],
+            "redirect_uri": BASE_URL + "/callback",
+            "code_verifier": verifier,
+        }
+    )
+    assert exchanged.status_code == 200, exchanged.json
+
+
+def test_callback_without_a_pending_authorization(browser: Browser) -> None:
+    response = browser.client.get("/callback?code=abc&state=xyz")
+    assert response.status_code == 400
+    assert by_id(page_text(response), "error-title") == "No authorization in progress"
+
+
+def test_deny_shows_an_error_page(user: Browser) -> None:
+    denied = user.decide(user.start(), "deny")
+    assert denied.status_code == 400
+    page = page_text(denied)
+    assert by_id(page, "error-title") == "Authorization refused"
+    assert "access_denied" in page
+    with user.client.session_transaction() as session:
+        assert TOKENS_KEY not in session
+
+
+def test_a_bad_code_shows_the_token_endpoint_error(user: Browser) -> None:
+    user.start()
+    with user.client.session_transaction() as session:
+        state = session[PENDING_KEY]["state"]
+    response = user.client.get(
+        "/callback", query_string={"code": "bad", "state": state}
+    )
+    assert response.status_code == 400
+    page = page_text(response)
+    assert by_id(page, "error-title") == "Code exchange refused"
+    assert INVALID_GRANT in page
+
+
+# -- CSRF, cookies, headers ----------------------------------------------------
+
+
+def test_csrf_token_required_on_every_form(make_app: Callable[..., Flask]) -> None:
+    app = make_app(WTF_CSRF_ENABLED=True)
+    assert app.config["WTF_CSRF_ENABLED"] is True
+    user = Browser(app, app.test_client())
+    # Without a token, or with a wrong one: 400, nothing done.
+    for token in (None, "forged"):
+        extra = {} if token is None else {"csrf_token": token}
+        login = user.client.post(
+            "/login", data={"username": "demo", "password": "demo", **extra}
+        )
+        assert login.status_code == 400, token
+        assert by_id(page_text(login), "error-title") == "Form expired or forged"
+        with user.client.session_transaction() as session:
+            assert USER_KEY not in session
+    assert location(user.log_in()) == "/"
+    assert user.client.post("/start", data={"scope": "PRODUCTION"}).status_code == 400
+    authorize_url = user.start()
+    consent = user.client.post(authorize_url, data={"decision": "approve"})
+    assert consent.status_code == 400
+    assert "Location" not in consent.headers
+    assert by_id(page_text(consent), "error-title") == "Form expired or forged"
+    page = user.get_tokens()
+    assert user.client.post("/tokens/refresh").status_code == 400
+    assert by_id(user_page(user), "refresh-token") == by_id(page, "refresh-token")
+    assert user.client.post("/logout").status_code == 400
+    with user.client.session_transaction() as session:
+        assert USER_KEY in session
+    # The OAuth endpoints take client credentials, not cookies: no CSRF there.
+    granted = user.token_endpoint(
+        {"grant_type": "password", "username": "demo", "password": "demo"}
+    )
+    assert granted.status_code == 200, granted.json
+
+
+def user_page(user: Browser) -> str:
+    return page_text(user.client.get("/tokens"))
+
+
+def test_session_cookie_flags(make_app: Callable[..., Flask]) -> None:
+    app = make_app()
+    browser = Browser(app, app.test_client())
+    response = browser.log_in()
+    (cookie,) = response.headers.getlist("Set-Cookie")
+    attributes = [part.strip().lower() for part in cookie.split(";")]
+    assert attributes[0].startswith("session=")
+    assert "httponly" in attributes
+    assert "samesite=lax" in attributes
+    assert "secure" not in attributes  # http://localhost
+    secure = make_app(EXAMPLE_BASE_URL="https://localhost")
+    assert secure.config["SESSION_COOKIE_SECURE"] is True
+    secure_login = Browser(secure, secure.test_client()).log_in()
+    assert "Secure" in secure_login.headers["Set-Cookie"]
+
+
+def test_html_pages_are_not_cached_or_framed(user: Browser) -> None:
+    authorize_url = user.start()
+    for response in (
+        user.client.get("/"),
+        user.client.get(authorize_url),
+        user.client.get("/login"),
+    ):
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    # JSON endpoints keep the extension's own headers.
+    metadata = user.client.get("/.well-known/oauth-authorization-server")
+    assert "X-Frame-Options" not in metadata.headers
+
+
+def test_home_page_moves_to_the_base_url(browser: Browser) -> None:
+    response = browser.client.get("/", base_url="http://127.0.0.1")
+    assert location(response) == BASE_URL + "/"
+
+
+# -- the demo client's registration --------------------------------------------
+
+
+def test_demo_client_gets_the_current_redirect_uri(
+    make_app: Callable[..., Flask],
+) -> None:
+    first = make_app()
+    client_id, _ = demo_credentials(first)
+    moved = make_app(EXAMPLE_BASE_URL="http://127.0.0.1:8000")
+    assert demo_credentials(moved)[0] == client_id
+    with moved.app_context():
+        client = RefreshGrant.state().storage.get_client(client_id)
+        assert client is not None
+        assert client.redirect_uris.split() == [
+            BASE_URL + "/callback",
+            "http://127.0.0.1:8000/callback",
+        ]
+        assert set(client.grant_types.split()) == {
+            "password",
+            "refresh_token",
+            "authorization_code",
+        }
+        assert db.session.query(User).count() == 1
+
+
+def test_metadata_announces_the_authorization_endpoint(web_app: Flask) -> None:
+    body = web_app.test_client().get("/.well-known/oauth-authorization-server").json
+    assert body is not None
+    assert body["authorization_endpoint"] == BASE_URL + "/oauth2/authorize"
+    assert body["code_challenge_methods_supported"] == ["S256"]
