@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from . import signals
@@ -131,8 +130,8 @@ def revoke(client_id: str | None, user_id: str | None) -> None:
     if client_id is not None and storage.get_client(client_id) is None:
         raise click.BadParameter(f"no client {client_id!r}", param_hint="--client-id")
     count = storage.revoke_all(now=storage.now(), client_id=client_id, user_id=user_id)
-    signals.token_revoked.send(
-        current_app._get_current_object(),  # type: ignore[attr-defined]
+    signals.emit(
+        signals.token_revoked,
         client_id=client_id,
         user_id=user_id,
         family_id=None,

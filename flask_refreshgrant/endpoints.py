@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from authlib.oauth2.rfc6749.errors import UnsupportedTokenTypeError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
-from flask import current_app
 
 from . import lifetimes, signals
 from .models import AccessTokenMixin, ClientMixin, RefreshTokenMixin
@@ -67,8 +66,8 @@ class RevocationEndpoint(_TokenLookup, _RevocationEndpoint):  # type: ignore[mis
         else:
             storage.revoke_access_token(token, now=now)
             family_id = None
-        signals.token_revoked.send(
-            current_app._get_current_object(),  # type: ignore[attr-defined]
+        signals.emit(
+            signals.token_revoked,
             client_id=token.client_id,
             user_id=token.user_id,
             family_id=family_id,

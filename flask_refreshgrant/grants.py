@@ -144,8 +144,8 @@ class RefreshTokenGrant(_GrantMixin, grants.RefreshTokenGrant):  # type: ignore[
         """RFC 9700 §4.14.2: a rotated-out token came back, so either the
         client or an attacker holds a stolen copy; end the whole grant."""
         self.server.storage.revoke_family(token.family_id, now=self.server.now())
-        signals.refresh_token_reuse_detected.send(
-            current_app._get_current_object(),  # type: ignore[attr-defined]
+        signals.emit(
+            signals.refresh_token_reuse_detected,
             client_id=token.client_id,
             user_id=token.user_id,
             family_id=token.family_id,
@@ -203,8 +203,8 @@ class RefreshTokenGrant(_GrantMixin, grants.RefreshTokenGrant):  # type: ignore[
                 if policy.refresh_token_reuse_detection and not old.is_revoked():
                     self._revoke_reused_family(old)
                 raise invalid_refresh_token()
-            signals.refresh_token_rotated.send(
-                current_app._get_current_object(),  # type: ignore[attr-defined]
+            signals.emit(
+                signals.refresh_token_rotated,
                 parent_id=parent_id,
                 **family,
             )
@@ -213,8 +213,8 @@ class RefreshTokenGrant(_GrantMixin, grants.RefreshTokenGrant):  # type: ignore[
             self.server.storage.issue_access_token(old, issued, now=now)
             token["refresh_token"] = self.request.form["refresh_token"]
             set_refresh_expires_in(token, expires_at, now)
-        signals.token_issued.send(
-            current_app._get_current_object(),  # type: ignore[attr-defined]
+        signals.emit(
+            signals.token_issued,
             grant_type=self.GRANT_TYPE,
             scope=issued.scope,
             **family,
@@ -290,8 +290,8 @@ class AuthorizationCodeGrant(_GrantMixin, grants.AuthorizationCodeGrant):  # typ
     def _revoke_tokens_of_reused(self, code: AuthorizationCodeMixin) -> None:
         if code.family_id is not None:
             self.server.storage.revoke_family(code.family_id, now=self.server.now())
-            signals.token_revoked.send(
-                current_app._get_current_object(),  # type: ignore[attr-defined]
+            signals.emit(
+                signals.token_revoked,
                 client_id=code.client_id,
                 user_id=code.user_id,
                 family_id=code.family_id,
@@ -332,8 +332,8 @@ class AuthorizationCodeGrant(_GrantMixin, grants.AuthorizationCodeGrant):  # typ
             raise InvalidGrantError("The authorization code has been used.")
         if issued.refresh_token is not None:
             set_refresh_expires_in(token, refresh_expires_at, now)
-        signals.token_issued.send(
-            current_app._get_current_object(),  # type: ignore[attr-defined]
+        signals.emit(
+            signals.token_issued,
             client_id=client.client_id,
             user_id=code.user_id,
             grant_type=self.GRANT_TYPE,

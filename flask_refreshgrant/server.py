@@ -29,7 +29,7 @@ from authlib.oauth2.rfc6749.errors import (
     InvalidScopeError,
     OAuth2Error,
 )
-from flask import Response, current_app
+from flask import Response
 from flask import request as flask_request
 from flask.wrappers import Request
 from werkzeug.datastructures import MultiDict
@@ -231,8 +231,8 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         )
         if issued.refresh_token is not None:
             set_refresh_expires_in(token, refresh_expires_at, now)
-        signals.token_issued.send(
-            current_app._get_current_object(),  # type: ignore[attr-defined]
+        signals.emit(
+            signals.token_issued,
             client_id=client_id,
             user_id=user_id,
             grant_type=grant_type,

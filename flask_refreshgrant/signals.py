@@ -7,7 +7,10 @@ hear every app.
 
 from __future__ import annotations
 
-from blinker import Namespace
+from typing import Any
+
+from blinker import Namespace, Signal
+from flask import current_app
 
 _signals = Namespace()
 
@@ -28,3 +31,8 @@ refresh_token_reuse_detected = _signals.signal(
 #: Tokens were revoked on purpose. Kwargs: ``client_id``, ``user_id``,
 #: ``family_id`` (``None`` for a lone access token), ``reason``.
 token_revoked = _signals.signal("refreshgrant.token-revoked")
+
+
+def emit(signal: Signal, **kwargs: Any) -> None:
+    """Send ``signal`` with the current app as sender."""
+    signal.send(current_app._get_current_object(), **kwargs)  # type: ignore[attr-defined]

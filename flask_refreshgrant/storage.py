@@ -13,7 +13,7 @@ import dataclasses
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import CursorResult
@@ -59,6 +59,11 @@ class NewClient:
 
     client_id: str
     client_secret: str | None
+
+
+_Digested = TypeVar(
+    "_Digested", RefreshTokenMixin, AccessTokenMixin, AuthorizationCodeMixin
+)
 
 
 def new_family_id() -> str:
@@ -139,17 +144,17 @@ class Storage:
 
     # -- lookups -------------------------------------------------------------
 
-    def find_refresh_token(self, token: str) -> RefreshTokenMixin | None:
-        model = self.models.refresh_token
+    def _by_digest(self, model: type[_Digested], value: str) -> _Digested | None:
+        """The row of ``model`` whose digest is ``value``'s (a unique index)."""
         return self.session.scalars(
-            select(model).where(model.digest == token_digest(token))
+            select(model).where(model.digest == token_digest(value))
         ).first()
 
+    def find_refresh_token(self, token: str) -> RefreshTokenMixin | None:
+        return self._by_digest(self.models.refresh_token, token)
+
     def find_access_token(self, token: str) -> AccessTokenMixin | None:
-        model = self.models.access_token
-        return self.session.scalars(
-            select(model).where(model.digest == token_digest(token))
-        ).first()
+        return self._by_digest(self.models.access_token, token)
 
     # -- issuing -------------------------------------------------------------
 
@@ -285,10 +290,7 @@ class Storage:
             session.add(row)
 
     def find_authorization_code(self, code: str) -> AuthorizationCodeMixin | None:
-        model = self.models.authorization_code
-        return self.session.scalars(
-            select(model).where(model.digest == token_digest(code))
-        ).first()
+        return self._by_digest(self.models.authorization_code, code)
 
     def redeem_authorization_code(
         self,
