@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
@@ -68,6 +68,17 @@ _Digested = TypeVar(
 
 def new_family_id() -> str:
     return secrets.token_hex(16)
+
+
+#: A row to insert: its model and its column values.
+_Row = tuple[type[Any], dict[str, Any]]
+
+
+def _insert(session: Session, rows: list[_Row]) -> None:
+    """Plain INSERTs: new token rows need none of the ORM's unit of work, and
+    a short write transaction holds SQLite's write lock for less time."""
+    for model, values in rows:
+        session.execute(insert(model.__table__), values)
 
 
 def _rowcount(session: Session, statement: Executable) -> int:
@@ -167,21 +178,21 @@ class Storage:
         grant_type: str,
         family_id: str | None,
         now: int,
-    ) -> AccessTokenMixin:
-        return self.models.access_token(
-            digest=token_digest(issued.access_token),
-            client_id=client_id,
-            user_id=user_id,
-            scope=issued.scope,
-            grant_type=grant_type,
-            family_id=family_id,
-            issued_at=now,
-            expires_at=now + issued.access_token_expires_in,
-        )
+    ) -> _Row:
+        return self.models.access_token, {
+            "digest": token_digest(issued.access_token),
+            "client_id": client_id,
+            "user_id": user_id,
+            "scope": issued.scope,
+            "grant_type": grant_type,
+            "family_id": family_id,
+            "issued_at": now,
+            "expires_at": now + issued.access_token_expires_in,
+        }
 
     def _access_token_for(
         self, refresh: RefreshTokenMixin, issued: IssuedTokens, *, now: int
-    ) -> AccessTokenMixin:
+    ) -> _Row:
         """An access token row of ``refresh``'s family, client and user."""
         return self._access_token_row(
             issued,
@@ -202,21 +213,24 @@ class Storage:
         grant_type: str,
         now: int,
         refresh_expires_at: int | None,
-    ) -> list[Any]:
-        rows: list[Any] = []
+    ) -> list[_Row]:
+        rows: list[_Row] = []
         if issued.refresh_token is not None:
             rows.append(
-                self.models.refresh_token(
-                    digest=token_digest(issued.refresh_token),
-                    family_id=family_id,
-                    parent_id=None,
-                    client_id=client_id,
-                    user_id=user_id,
-                    scope=issued.scope,
-                    grant_type=grant_type,
-                    issued_at=now,
-                    family_issued_at=now,
-                    expires_at=refresh_expires_at,
+                (
+                    self.models.refresh_token,
+                    {
+                        "digest": token_digest(issued.refresh_token),
+                        "family_id": family_id,
+                        "parent_id": None,
+                        "client_id": client_id,
+                        "user_id": user_id,
+                        "scope": issued.scope,
+                        "grant_type": grant_type,
+                        "issued_at": now,
+                        "family_issued_at": now,
+                        "expires_at": refresh_expires_at,
+                    },
                 )
             )
         rows.append(
@@ -257,7 +271,7 @@ class Storage:
             refresh_expires_at=refresh_expires_at,
         )
         with self.transaction() as session:
-            session.add_all(rows)
+            _insert(session, rows)
         return family_id if issued.refresh_token is not None else None
 
     # -- authorization codes -------------------------------------------------
@@ -326,7 +340,7 @@ class Storage:
             if used != 1:
                 session.rollback()
                 return None
-            session.add_all(rows)
+            _insert(session, rows)
         return family_id
 
     def rotate(
@@ -348,19 +362,23 @@ class Storage:
         """
         assert issued.refresh_token is not None
         model = self.models.refresh_token
-        successor = model(
-            digest=token_digest(issued.refresh_token),
-            family_id=old.family_id,
-            parent_id=old.id,
-            client_id=old.client_id,
-            user_id=old.user_id,
-            # RFC 6749 §6: the renewed refresh token keeps the original grant's
-            # scope, even when this request narrowed the access token's.
-            scope=old.scope,
-            grant_type=old.grant_type,
-            issued_at=now,
-            family_issued_at=old.family_issued_at,
-            expires_at=expires_at,
+        successor: _Row = (
+            model,
+            {
+                "digest": token_digest(issued.refresh_token),
+                "family_id": old.family_id,
+                "parent_id": old.id,
+                "client_id": old.client_id,
+                "user_id": old.user_id,
+                # RFC 6749 §6: the renewed refresh token keeps the original
+                # grant's scope, even when this request narrowed the access
+                # token's.
+                "scope": old.scope,
+                "grant_type": old.grant_type,
+                "issued_at": now,
+                "family_issued_at": old.family_issued_at,
+                "expires_at": expires_at,
+            },
         )
         access = self._access_token_for(old, issued, now=now)
         with self.transaction() as session:
@@ -384,7 +402,7 @@ class Storage:
                     .where(model.id == old.parent_id, model.replay.is_not(None))
                     .values(replay=None),
                 )
-            session.add_all([successor, access])
+            _insert(session, [successor, access])
         return True
 
     def reload(self, token: RefreshTokenMixin) -> None:
@@ -397,7 +415,7 @@ class Storage:
         """Store a new access token for a refresh token that is not renewed."""
         row = self._access_token_for(refresh, issued, now=now)
         with self.transaction() as session:
-            session.add(row)
+            _insert(session, [row])
 
     # -- revocation ----------------------------------------------------------
 
