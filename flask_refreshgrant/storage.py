@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
@@ -98,6 +98,19 @@ class Storage:
         self.db = db
         self.models = models
         self._clock = clock
+        # The hot lookups, built once: a statement built per request costs
+        # more Python (coercion, cache key) than the query itself on SQLite.
+        self._client_by_id = select(models.client).where(
+            models.client.client_id == bindparam("value")
+        )
+        self._by_digest_statements: dict[type[Any], Any] = {
+            model: select(model).where(model.digest == bindparam("value"))
+            for model in (
+                models.refresh_token,
+                models.access_token,
+                models.authorization_code,
+            )
+        }
 
     @property
     def session(self) -> Session:
@@ -121,10 +134,7 @@ class Storage:
     # -- clients -------------------------------------------------------------
 
     def get_client(self, client_id: str) -> ClientMixin | None:
-        model = self.models.client
-        return self.session.scalars(
-            select(model).where(model.client_id == client_id)
-        ).first()
+        return self.session.scalars(self._client_by_id, {"value": client_id}).first()
 
     def create_client(
         self,
@@ -157,9 +167,11 @@ class Storage:
 
     def _by_digest(self, model: type[_Digested], value: str) -> _Digested | None:
         """The row of ``model`` whose digest is ``value``'s (a unique index)."""
-        return self.session.scalars(
-            select(model).where(model.digest == token_digest(value))
+        statement = self._by_digest_statements[model]
+        found: _Digested | None = self.session.scalars(
+            statement, {"value": token_digest(value)}
         ).first()
+        return found
 
     def find_refresh_token(self, token: str) -> RefreshTokenMixin | None:
         return self._by_digest(self.models.refresh_token, token)
