@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from authlib.oauth2.rfc6749 import grants
@@ -49,6 +50,40 @@ def set_refresh_expires_in(
         token["refresh_token_expires_in"] = expires_in
 
 
+def new_grant_refresh_expiry(
+    issued: IssuedTokens, now: int, policy: TokenPolicy
+) -> int | None:
+    """Expiry of a fresh grant's refresh token (``None`` without one)."""
+    if issued.refresh_token is None:
+        return None
+    return lifetimes.first_refresh_expiry(now, policy)
+
+
+def announce_new_grant(
+    token: dict[str, Any],
+    issued: IssuedTokens,
+    *,
+    now: int,
+    refresh_expires_at: int | None,
+    family_id: str | None,
+    client_id: str,
+    user_id: str | None,
+    grant_type: str,
+) -> None:
+    """Once a fresh grant's tokens are stored: the refresh token's lifetime in
+    the response, and the ``token_issued`` signal."""
+    if issued.refresh_token is not None:
+        set_refresh_expires_in(token, refresh_expires_at, now)
+    signals.emit(
+        signals.token_issued,
+        client_id=client_id,
+        user_id=user_id,
+        grant_type=grant_type,
+        family_id=family_id if issued.refresh_token is not None else None,
+        scope=issued.scope,
+    )
+
+
 def issued_tokens(token: dict[str, Any]) -> IssuedTokens:
     return IssuedTokens(
         access_token=token["access_token"],
@@ -84,11 +119,15 @@ class RefreshTokenGrant(_GrantMixin, grants.RefreshTokenGrant):  # type: ignore[
     refresh token is returned, untouched, until it expires.
     """
 
+    @cached_property
+    def policy(self) -> TokenPolicy:
+        """The rules for this request's client (grants live for one request)."""
+        return self.server.settings.policy_for(self.request.client)
+
     @property
     def INCLUDE_NEW_REFRESH_TOKEN(self) -> bool:
         client: ClientMixin = self.request.client
-        policy = self.server.settings.policy_for(client)
-        return policy.renew_refresh_token or client.is_public
+        return self.policy.renew_refresh_token or client.is_public
 
     def authenticate_refresh_token(
         self, refresh_token: str
@@ -106,9 +145,9 @@ class RefreshTokenGrant(_GrantMixin, grants.RefreshTokenGrant):  # type: ignore[
             raise invalid_refresh_token()
         if token.is_revoked():
             raise invalid_refresh_token()
-        policy = self.server.settings.policy_for(client)
+        policy = self.policy
         if token.is_rotated():
-            self.request.replay_response = self._grace_replay(token, policy)
+            self.request.replay_response = self._grace_replay(token)
             if self.request.replay_response is not None:
                 return token
             if policy.refresh_token_reuse_detection:
@@ -118,9 +157,7 @@ class RefreshTokenGrant(_GrantMixin, grants.RefreshTokenGrant):  # type: ignore[
             raise invalid_refresh_token()
         return token
 
-    def _grace_replay(
-        self, token: RefreshTokenMixin, policy: TokenPolicy
-    ) -> dict[str, Any] | None:
+    def _grace_replay(self, token: RefreshTokenMixin) -> dict[str, Any] | None:
         """The identical response ``token``'s rotation returned, if the grace
         period after it still runs and its successor has not been used.
 
@@ -130,7 +167,7 @@ class RefreshTokenGrant(_GrantMixin, grants.RefreshTokenGrant):  # type: ignore[
         if token.replay is None or token.rotated_at is None or token.is_revoked():
             return None
         elapsed = self.server.now() - token.rotated_at
-        if elapsed >= policy.refresh_token_grace_period:
+        if elapsed >= self.policy.refresh_token_grace_period:
             return None
         response = replay.unseal(current_app.config.get("SECRET_KEY"), token.replay)
         if response is None:  # SECRET_KEY changed since: nothing to replay
@@ -163,7 +200,6 @@ class RefreshTokenGrant(_GrantMixin, grants.RefreshTokenGrant):  # type: ignore[
         if self.request.replay_response is not None:
             return 200, self.request.replay_response, self.TOKEN_RESPONSE_HEADER
         old: RefreshTokenMixin = self.request.refresh_token
-        client: ClientMixin = self.request.client
         user = self.authenticate_user(old)
         if user is None:
             raise InvalidGrantError("The user of this refresh token no longer exists.")
@@ -174,7 +210,7 @@ class RefreshTokenGrant(_GrantMixin, grants.RefreshTokenGrant):  # type: ignore[
         token: dict[str, Any] = self.generate_token(
             user=user, scope=scope, include_refresh_token=self.INCLUDE_NEW_REFRESH_TOKEN
         )
-        policy = self.server.settings.policy_for(client)
+        policy = self.policy
         now = self.server.now()
         issued = issued_tokens(token)
         # Read before the commit expires ``old``'s attributes.
@@ -197,7 +233,7 @@ class RefreshTokenGrant(_GrantMixin, grants.RefreshTokenGrant):  # type: ignore[
                 # a grace period, answer as the winner was answered; else it is
                 # a rotated-out token now, and counts as reused.
                 self.server.storage.reload(old)
-                again = self._grace_replay(old, policy)
+                again = self._grace_replay(old)
                 if again is not None:
                     return 200, again, self.TOKEN_RESPONSE_HEADER
                 if policy.refresh_token_reuse_detection and not old.is_revoked():
@@ -315,14 +351,13 @@ class AuthorizationCodeGrant(_GrantMixin, grants.AuthorizationCodeGrant):  # typ
             raise InvalidGrantError("The user of this code no longer exists.")
         self.request.user = user
         token: dict[str, Any] = self.generate_token(user=user, scope=code.scope)
-        policy = self.server.settings.policy_for(client)
         now = self.server.now()
         issued = issued_tokens(token)
-        refresh_expires_at = (
-            lifetimes.first_refresh_expiry(now, policy)
-            if issued.refresh_token
-            else None
+        refresh_expires_at = new_grant_refresh_expiry(
+            issued, now, self.server.settings.policy_for(client)
         )
+        # Read before the commit expires them.
+        client_id, user_id = code.client_id, code.user_id
         family_id = self.server.storage.redeem_authorization_code(
             code, issued, now=now, refresh_expires_at=refresh_expires_at
         )
@@ -330,15 +365,15 @@ class AuthorizationCodeGrant(_GrantMixin, grants.AuthorizationCodeGrant):  # typ
             self.server.storage.reload(code)
             self._revoke_tokens_of_reused(code)
             raise InvalidGrantError("The authorization code has been used.")
-        if issued.refresh_token is not None:
-            set_refresh_expires_in(token, refresh_expires_at, now)
-        signals.emit(
-            signals.token_issued,
-            client_id=client.client_id,
-            user_id=code.user_id,
+        announce_new_grant(
+            token,
+            issued,
+            now=now,
+            refresh_expires_at=refresh_expires_at,
+            family_id=family_id,
+            client_id=client_id,
+            user_id=user_id,
             grant_type=self.GRANT_TYPE,
-            family_id=family_id if issued.refresh_token is not None else None,
-            scope=issued.scope,
         )
         return 200, token, self.TOKEN_RESPONSE_HEADER
 

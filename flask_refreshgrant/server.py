@@ -35,7 +35,6 @@ from flask.wrappers import Request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
-from . import lifetimes, signals
 from .config import Settings
 from .endpoints import IntrospectionEndpoint, RevocationEndpoint
 from .grants import (
@@ -44,8 +43,9 @@ from .grants import (
     PasswordGrant,
     RefreshTokenGrant,
     S256CodeChallenge,
+    announce_new_grant,
     issued_tokens,
-    set_refresh_expires_in,
+    new_grant_refresh_expiry,
 )
 from .models import ClientMixin
 from .security import generate_token
@@ -208,17 +208,15 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         return token
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
-        """Store the tokens of a fresh grant; the refresh grant stores its own."""
+        """Store the tokens of a fresh grant (password, client credentials);
+        the refresh and authorization code grants store their own."""
         client: ClientMixin = request.client
         client_id = client.client_id  # read before the commit expires it
         user_id = None if request.user is None else self.get_user_id(request.user)
-        policy = self.settings.policy_for(client)
         now = self.now()
         issued = issued_tokens(token)
-        refresh_expires_at = (
-            lifetimes.first_refresh_expiry(now, policy)
-            if issued.refresh_token
-            else None
+        refresh_expires_at = new_grant_refresh_expiry(
+            issued, now, self.settings.policy_for(client)
         )
         grant_type = request.payload.grant_type
         family_id = self.storage.issue_new_grant(
@@ -229,15 +227,15 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
             now=now,
             refresh_expires_at=refresh_expires_at,
         )
-        if issued.refresh_token is not None:
-            set_refresh_expires_in(token, refresh_expires_at, now)
-        signals.emit(
-            signals.token_issued,
+        announce_new_grant(
+            token,
+            issued,
+            now=now,
+            refresh_expires_at=refresh_expires_at,
+            family_id=family_id,
             client_id=client_id,
             user_id=user_id,
             grant_type=grant_type,
-            family_id=family_id,
-            scope=issued.scope,
         )
 
     # -- client authentication ------------------------------------------------
