@@ -129,9 +129,26 @@ class RefreshTokenGrant(_GrantMixin, grants.RefreshTokenGrant):  # type: ignore[
         client: ClientMixin = self.request.client
         return self.policy.renew_refresh_token or client.is_public
 
+    #: The refresh token value this request presented and the row it names,
+    #: read before client authentication (see validate_token_request).
+    _presented: tuple[str, RefreshTokenMixin | None] | None = None
+
+    def validate_token_request(self) -> None:
+        """Authlib's, except that the presented token is read first, joined
+        with its client: client authentication then finds that client
+        already loaded, and a refresh costs one SELECT less. The checks and
+        their order (client first, then the token) are Authlib's."""
+        value = self.request.form.get("refresh_token")
+        if value:
+            storage = self.server.storage
+            self._presented = (value, storage.find_refresh_token_and_client(value))
+        super().validate_token_request()
+
     def authenticate_refresh_token(
         self, refresh_token: str
     ) -> RefreshTokenMixin | None:
+        if self._presented is not None and self._presented[0] == refresh_token:
+            return self._presented[1]
         return self.server.storage.find_refresh_token(refresh_token)
 
     def _validate_request_token(self, client: ClientMixin) -> RefreshTokenMixin:

@@ -66,6 +66,10 @@ _Digested = TypeVar(
 )
 
 
+#: ``Session.info`` key of the client a joined token lookup loaded (storage.py).
+_LOADED_CLIENT = "flask_refreshgrant.loaded_client"
+
+
 def new_family_id() -> str:
     return secrets.token_hex(16)
 
@@ -103,6 +107,14 @@ class Storage:
         self._client_by_id = select(models.client).where(
             models.client.client_id == bindparam("value")
         )
+        self._refresh_token_and_client = (
+            select(models.refresh_token, models.client)
+            .join(
+                models.client,
+                models.client.client_id == models.refresh_token.client_id,
+            )
+            .where(models.refresh_token.digest == bindparam("value"))
+        )
         self._by_digest_statements: dict[type[Any], Any] = {
             model: select(model).where(model.digest == bindparam("value"))
             for model in (
@@ -115,6 +127,10 @@ class Storage:
     @property
     def session(self) -> Session:
         return cast(Session, self.db.session)
+
+    def _current_session(self) -> Session:
+        """The scoped session's current ``Session`` itself (not the proxy)."""
+        return cast(Session, self.db.session())
 
     def now(self) -> int:
         """The app's clock, in whole seconds."""
@@ -134,7 +150,17 @@ class Storage:
     # -- clients -------------------------------------------------------------
 
     def get_client(self, client_id: str) -> ClientMixin | None:
-        return self.session.scalars(self._client_by_id, {"value": client_id}).first()
+        """The client ``client_id``; no query when the current transaction
+        already loaded it (see :meth:`find_refresh_token_and_client`)."""
+        session = self._current_session()
+        loaded = session.info.get(_LOADED_CLIENT)
+        if (
+            loaded is not None
+            and loaded[0] is session.get_transaction()
+            and loaded[1].client_id == client_id
+        ):
+            return cast(ClientMixin, loaded[1])
+        return session.scalars(self._client_by_id, {"value": client_id}).first()
 
     def create_client(
         self,
@@ -175,6 +201,23 @@ class Storage:
 
     def find_refresh_token(self, token: str) -> RefreshTokenMixin | None:
         return self._by_digest(self.models.refresh_token, token)
+
+    def find_refresh_token_and_client(self, token: str) -> RefreshTokenMixin | None:
+        """The refresh token ``token``, loaded in one query with its client.
+
+        The client stays known to :meth:`get_client` for the rest of the
+        transaction, so authenticating it costs no second round trip. A
+        token whose client no longer exists is not found.
+        """
+        session = self._current_session()
+        row = session.execute(
+            self._refresh_token_and_client, {"value": token_digest(token)}
+        ).first()
+        if row is None:
+            return None
+        refresh, client = row
+        session.info[_LOADED_CLIENT] = (session.get_transaction(), client)
+        return cast(RefreshTokenMixin, refresh)
 
     def find_access_token(self, token: str) -> AccessTokenMixin | None:
         return self._by_digest(self.models.access_token, token)
