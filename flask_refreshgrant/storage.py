@@ -93,6 +93,19 @@ def _rowcount(session: Session, statement: Executable) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
+def _python_side_defaults(
+    table: Any, given: tuple[str, ...], *, updating: bool = False
+) -> list[str]:
+    """Columns of ``table`` outside ``given`` that SQLAlchemy would fill in
+    Python on INSERT (or, with ``updating``, on UPDATE)."""
+    return [
+        column.name
+        for column in table.columns
+        if (column.name not in given and column.default is not None)
+        or (updating and column.onupdate is not None)
+    ]
+
+
 class Storage:
     """Queries over one app's models, on the user's ``db`` session."""
 
@@ -115,6 +128,7 @@ class Storage:
             )
             .where(models.refresh_token.digest == bindparam("value"))
         )
+        self._rotation_statements: dict[tuple[Any, ...], Executable | None] = {}
         self._by_digest_statements: dict[type[Any], Any] = {
             model: select(model).where(model.digest == bindparam("value"))
             for model in (
@@ -217,7 +231,7 @@ class Storage:
             return None
         refresh, client = row
         session.info[_LOADED_CLIENT] = (session.get_transaction(), client)
-        return cast(RefreshTokenMixin, refresh)
+        return refresh
 
     def find_access_token(self, token: str) -> AccessTokenMixin | None:
         return self._by_digest(self.models.access_token, token)
@@ -416,49 +430,175 @@ class Storage:
         revoked): nothing is written then.
         """
         assert issued.refresh_token is not None
-        model = self.models.refresh_token
-        successor: _Row = (
-            model,
-            {
-                "digest": token_digest(issued.refresh_token),
-                "family_id": old.family_id,
-                "parent_id": old.id,
-                "client_id": old.client_id,
-                "user_id": old.user_id,
-                # RFC 6749 §6: the renewed refresh token keeps the original
-                # grant's scope, even when this request narrowed the access
-                # token's.
-                "scope": old.scope,
-                "grant_type": old.grant_type,
-                "issued_at": now,
-                "family_issued_at": old.family_issued_at,
-                "expires_at": expires_at,
-            },
-        )
-        access = self._access_token_for(old, issued, now=now)
+        successor = {
+            "digest": token_digest(issued.refresh_token),
+            "family_id": old.family_id,
+            "parent_id": old.id,
+            "client_id": old.client_id,
+            "user_id": old.user_id,
+            # RFC 6749 §6: the renewed refresh token keeps the original
+            # grant's scope, even when this request narrowed the access
+            # token's.
+            "scope": old.scope,
+            "grant_type": old.grant_type,
+            "issued_at": now,
+            "family_issued_at": old.family_issued_at,
+            "expires_at": expires_at,
+        }
+        _, access = self._access_token_for(old, issued, now=now)
+        retire = {"id": old.id, "now": now, "replay": replay}
+        # Only a rotation that keeps a replay ends its parent's grace period
+        # early; without one the parent's replay (if any) is already too old
+        # to be served (grants.RefreshTokenGrant._grace_replay).
+        parent_id = old.parent_id if replay is not None else None
         with self.transaction() as session:
-            retired = _rowcount(
-                session,
-                update(model)
-                .where(
-                    model.id == old.id,
-                    model.rotated_at.is_(None),
-                    model.revoked_at.is_(None),
-                )
-                .values(rotated_at=now, replay=replay),
+            statement = self._one_statement_rotation(
+                session, parent_id is not None, tuple(successor), tuple(access)
             )
-            if retired != 1:
+            if statement is None:
+                retired = self._rotate_in_steps(
+                    session, retire, parent_id, successor, access
+                )
+            else:
+                params: dict[str, Any] = {
+                    f"retire_{name}": value for name, value in retire.items()
+                }
+                params["retire_parent_id"] = parent_id
+                params.update((f"successor_{k}", v) for k, v in successor.items())
+                params.update((f"access_{k}", v) for k, v in access.items())
+                retired = session.execute(statement, params).first() is not None
+            if not retired:
                 session.rollback()
                 return False
-            if replay is not None and old.parent_id is not None:
-                _rowcount(
-                    session,
-                    update(model)
-                    .where(model.id == old.parent_id, model.replay.is_not(None))
-                    .values(replay=None),
-                )
-            _insert(session, [successor, access])
         return True
+
+    def _rotate_in_steps(
+        self,
+        session: Session,
+        retire: dict[str, Any],
+        parent_id: int | None,
+        successor: dict[str, Any],
+        access: dict[str, Any],
+    ) -> bool:
+        """The conditional UPDATE checked by its row count, then the INSERTs."""
+        model = self.models.refresh_token
+        retired = _rowcount(
+            session,
+            update(model)
+            .where(
+                model.id == retire["id"],
+                model.rotated_at.is_(None),
+                model.revoked_at.is_(None),
+            )
+            .values(rotated_at=retire["now"], replay=retire["replay"]),
+        )
+        if retired != 1:
+            return False
+        if parent_id is not None:
+            _rowcount(
+                session,
+                update(model)
+                .where(model.id == parent_id, model.replay.is_not(None))
+                .values(replay=None),
+            )
+        _insert(session, [(model, successor), (self.models.access_token, access)])
+        return True
+
+    def _one_statement_rotation(
+        self,
+        session: Session,
+        clear_parent: bool,
+        successor: tuple[str, ...],
+        access: tuple[str, ...],
+    ) -> Executable | None:
+        """The rotation as one statement, one round trip, where it can be.
+
+        PostgreSQL runs data-modifying CTEs: the conditional UPDATE's
+        ``RETURNING`` feeds the INSERTs, so when it retires no row they insert
+        none and the statement returns no row. Concurrent requests race on
+        the UPDATE's row lock exactly as in :meth:`_rotate_in_steps`.
+
+        ``None`` (rotate in steps) on other databases, and when a token table
+        has a column with a Python-side default or ``onupdate`` that the
+        rotation does not set: SQLAlchemy does not apply those inside a CTE.
+        Built once per shape, on first use.
+        """
+        key = (clear_parent, successor, access)
+        if key not in self._rotation_statements:
+            refresh = self.models.refresh_token.__table__
+            access_table = self.models.access_token.__table__
+            bind = session.get_bind(mapper=self.models.refresh_token)
+            supported = (
+                bind.dialect.name == "postgresql"
+                and not _python_side_defaults(refresh, successor, updating=True)
+                and not _python_side_defaults(access_table, access)
+            )
+            self._rotation_statements[key] = (
+                self._rotation_statement(
+                    clear_parent=clear_parent, successor=successor, access=access
+                )
+                if supported
+                else None
+            )
+        return self._rotation_statements[key]
+
+    def _rotation_statement(
+        self, *, clear_parent: bool, successor: tuple[str, ...], access: tuple[str, ...]
+    ) -> Executable:
+        """Build the statement of :meth:`_one_statement_rotation`.
+
+        Parameters are prefixed (``retire_``, ``successor_``, ``access_``) so
+        that none is mistaken for a column value of the outer INSERT.
+        """
+        refresh = self.models.refresh_token.__table__
+        access_table = self.models.access_token.__table__
+        retired = (
+            update(refresh)
+            .where(
+                refresh.c.id == bindparam("retire_id"),
+                refresh.c.rotated_at.is_(None),
+                refresh.c.revoked_at.is_(None),
+            )
+            .values(
+                rotated_at=bindparam("retire_now"),
+                replay=bindparam("retire_replay"),
+            )
+            .returning(refresh.c.id)
+            .cte("retired")
+        )
+
+        def values_from_retired(table: Any, prefix: str, names: tuple[str, ...]) -> Any:
+            return select(
+                *(
+                    bindparam(f"{prefix}{name}", type_=table.c[name].type)
+                    for name in names
+                )
+            ).select_from(retired)
+
+        statement = (
+            insert(access_table)
+            .from_select(access, values_from_retired(access_table, "access_", access))
+            .returning(access_table.c.id)
+            .add_cte(
+                insert(refresh)
+                .from_select(
+                    successor, values_from_retired(refresh, "successor_", successor)
+                )
+                .cte("successor")
+            )
+        )
+        if clear_parent:
+            statement = statement.add_cte(
+                update(refresh)
+                .where(
+                    refresh.c.id == bindparam("retire_parent_id"),
+                    refresh.c.replay.is_not(None),
+                    select(retired.c.id).exists(),
+                )
+                .values(replay=None)
+                .cte("parent")
+            )
+        return statement
 
     def reload(self, token: RefreshTokenMixin) -> None:
         """Read ``token``'s row again, as committed by other transactions."""

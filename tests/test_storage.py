@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from flask_refreshgrant import RefreshGrant
 from flask_refreshgrant.security import generate_token, token_digest
+from flask_refreshgrant.storage import IssuedTokens
 
 from .conftest import Harness
 
@@ -83,3 +84,70 @@ def test_every_refresh_row_records_its_family_and_times(harness: Harness) -> Non
         assert rows[1].parent_id == rows[0].id
         assert rows[0].rotated_at is not None and rows[1].rotated_at is None
         assert all(r.issued_at and r.expires_at and r.revoked_at is None for r in rows)
+
+
+def test_a_rotation_that_lost_the_race_writes_nothing(harness: Harness) -> None:
+    """``Storage.rotate`` on a token already rotated (by a concurrent request,
+    say) returns False and leaves every table as it was."""
+    client = harness.create_client()
+    first = harness.password_grant(client).json
+    assert first is not None
+    with harness.app.app_context():
+        storage = RefreshGrant.state().storage
+        old = storage.find_refresh_token(first["refresh_token"])
+        assert old is not None
+
+        def issued() -> IssuedTokens:
+            return IssuedTokens(
+                access_token=generate_token(),
+                refresh_token=generate_token(),
+                scope="profile",
+                access_token_expires_in=60,
+            )
+
+        now = storage.now()
+        assert storage.rotate(old, issued(), now=now, expires_at=now + 60)
+        before = all_stored_text(harness)
+        assert not storage.rotate(old, issued(), now=now + 1, expires_at=now + 61)
+        assert all_stored_text(harness) == before
+
+
+def test_a_rotating_refresh_reads_once_and_writes_in_one_transaction(
+    harness: Harness,
+) -> None:
+    """The statements of one rotating refresh: the token joined with its
+    client, the app's ``load_user``, then the rotation — one statement on
+    PostgreSQL (data-modifying CTEs), a conditional UPDATE and two INSERTs
+    elsewhere — and one commit."""
+    client = harness.create_client()
+    first = harness.password_grant(client).json
+    assert first is not None
+    statements: list[str] = []
+    with harness.app.app_context():
+        engine = harness.db.engine
+
+    def record(*args: object) -> None:
+        statements.append(str(args[2]).split(None, 1)[0].upper())
+
+    def record_commit(*args: object) -> None:
+        statements.append("COMMIT")
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    sa.event.listen(engine, "commit", record_commit)
+    try:
+        second = harness.refresh(client, first["refresh_token"])
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+        sa.event.remove(engine, "commit", record_commit)
+    assert second.status_code == 200
+    if engine.dialect.name == "postgresql":
+        assert statements == ["SELECT", "SELECT", "WITH", "COMMIT"]
+    else:
+        assert statements == [
+            "SELECT",
+            "SELECT",
+            "UPDATE",
+            "INSERT",
+            "INSERT",
+            "COMMIT",
+        ]
