@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
@@ -28,6 +28,7 @@ from .models import (
     RefreshTokenMixin,
 )
 from .security import generate_client_id, generate_token, token_digest
+from .statements import Statements
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -78,32 +79,14 @@ def new_family_id() -> str:
 _Row = tuple[type[Any], dict[str, Any]]
 
 
-def _insert(session: Session, rows: list[_Row]) -> None:
-    """Plain INSERTs: new token rows need none of the ORM's unit of work, and
-    a short write transaction holds SQLite's write lock for less time."""
-    for model, values in rows:
-        session.execute(insert(model.__table__), values)
-
-
-def _rowcount(session: Session, statement: Executable) -> int:
+def _rowcount(
+    session: Session, statement: Executable, params: dict[str, Any] | None = None
+) -> int:
     """Run a bulk UPDATE or DELETE; how many rows it touched."""
     result = session.execute(
-        statement, execution_options={"synchronize_session": False}
+        statement, params, execution_options={"synchronize_session": False}
     )
     return cast(CursorResult[Any], result).rowcount
-
-
-def _python_side_defaults(
-    table: Any, given: tuple[str, ...], *, updating: bool = False
-) -> list[str]:
-    """Columns of ``table`` outside ``given`` that SQLAlchemy would fill in
-    Python on INSERT (or, with ``updating``, on UPDATE)."""
-    return [
-        column.name
-        for column in table.columns
-        if (column.name not in given and column.default is not None)
-        or (updating and column.onupdate is not None)
-    ]
 
 
 class Storage:
@@ -115,28 +98,13 @@ class Storage:
         self.db = db
         self.models = models
         self._clock = clock
-        # The hot lookups, built once: a statement built per request costs
-        # more Python (coercion, cache key) than the query itself on SQLite.
-        self._client_by_id = select(models.client).where(
-            models.client.client_id == bindparam("value")
-        )
-        self._refresh_token_and_client = (
-            select(models.refresh_token, models.client)
-            .join(
-                models.client,
-                models.client.client_id == models.refresh_token.client_id,
-            )
-            .where(models.refresh_token.digest == bindparam("value"))
-        )
-        self._rotation_statements: dict[tuple[Any, ...], Executable | None] = {}
-        self._by_digest_statements: dict[type[Any], Any] = {
-            model: select(model).where(model.digest == bindparam("value"))
-            for model in (
-                models.refresh_token,
-                models.access_token,
-                models.authorization_code,
-            )
-        }
+        self.statements = Statements(models)
+
+    def _insert(self, session: Session, rows: list[_Row]) -> None:
+        """Plain INSERTs: a short write transaction holds SQLite's write lock
+        for less time than the ORM's unit of work would."""
+        for model, values in rows:
+            session.execute(self.statements.insert[model], values)
 
     @property
     def session(self) -> Session:
@@ -174,7 +142,9 @@ class Storage:
             and loaded[1].client_id == client_id
         ):
             return cast(ClientMixin, loaded[1])
-        return session.scalars(self._client_by_id, {"value": client_id}).first()
+        return session.scalars(
+            self.statements.client_by_id, {"value": client_id}
+        ).first()
 
     def create_client(
         self,
@@ -207,7 +177,7 @@ class Storage:
 
     def _by_digest(self, model: type[_Digested], value: str) -> _Digested | None:
         """The row of ``model`` whose digest is ``value``'s (a unique index)."""
-        statement = self._by_digest_statements[model]
+        statement = self.statements.by_digest[model]
         found: _Digested | None = self.session.scalars(
             statement, {"value": token_digest(value)}
         ).first()
@@ -225,7 +195,7 @@ class Storage:
         """
         session = self._current_session()
         row = session.execute(
-            self._refresh_token_and_client, {"value": token_digest(token)}
+            self.statements.refresh_token_and_client, {"value": token_digest(token)}
         ).first()
         if row is None:
             return None
@@ -340,7 +310,7 @@ class Storage:
             refresh_expires_at=refresh_expires_at,
         )
         with self.transaction() as session:
-            _insert(session, rows)
+            self._insert(session, rows)
         return family_id if issued.refresh_token is not None else None
 
     # -- authorization codes -------------------------------------------------
@@ -409,7 +379,7 @@ class Storage:
             if used != 1:
                 session.rollback()
                 return None
-            _insert(session, rows)
+            self._insert(session, rows)
         return family_id
 
     def rotate(
@@ -446,159 +416,44 @@ class Storage:
             "expires_at": expires_at,
         }
         _, access = self._access_token_for(old, issued, now=now)
-        retire = {"id": old.id, "now": now, "replay": replay}
-        # Only a rotation that keeps a replay ends its parent's grace period
-        # early; without one the parent's replay (if any) is already too old
-        # to be served (grants.RefreshTokenGrant._grace_replay).
-        parent_id = old.parent_id if replay is not None else None
+        retire = {"retire_id": old.id, "retire_now": now, "retire_replay": replay}
+        # Only a rotation that keeps a replay ends its parent's window early;
+        # without one, the parent's replay (if any) is already too old to be
+        # served (grants.RefreshTokenGrant._grace_replay).
+        end_parent = replay is not None and old.parent_id is not None
+        statements = self.statements
         with self.transaction() as session:
-            statement = self._one_statement_rotation(
-                session, parent_id is not None, tuple(successor), tuple(access)
+            one_statement = statements.one_statement_rotation(
+                session.get_bind(mapper=self.models.refresh_token).dialect.name,
+                end_parent_replay=end_parent,
+                successor=tuple(successor),
+                access=tuple(access),
             )
-            if statement is None:
-                retired = self._rotate_in_steps(
-                    session, retire, parent_id, successor, access
-                )
-            else:
-                params: dict[str, Any] = {
-                    f"retire_{name}": value for name, value in retire.items()
-                }
-                params["retire_parent_id"] = parent_id
+            if one_statement is not None:
+                params: dict[str, Any] = {**retire, "retire_parent_id": old.parent_id}
                 params.update((f"successor_{k}", v) for k, v in successor.items())
                 params.update((f"access_{k}", v) for k, v in access.items())
-                retired = session.execute(statement, params).first() is not None
+                retired = session.execute(one_statement, params).first() is not None
+            else:
+                retired = _rowcount(session, statements.retire, retire) == 1
+                if retired:
+                    if end_parent:
+                        _rowcount(
+                            session,
+                            statements.end_parent_replay,
+                            {"retire_parent_id": old.parent_id},
+                        )
+                    self._insert(
+                        session,
+                        [
+                            (self.models.refresh_token, successor),
+                            (self.models.access_token, access),
+                        ],
+                    )
             if not retired:
                 session.rollback()
                 return False
         return True
-
-    def _rotate_in_steps(
-        self,
-        session: Session,
-        retire: dict[str, Any],
-        parent_id: int | None,
-        successor: dict[str, Any],
-        access: dict[str, Any],
-    ) -> bool:
-        """The conditional UPDATE checked by its row count, then the INSERTs."""
-        model = self.models.refresh_token
-        retired = _rowcount(
-            session,
-            update(model)
-            .where(
-                model.id == retire["id"],
-                model.rotated_at.is_(None),
-                model.revoked_at.is_(None),
-            )
-            .values(rotated_at=retire["now"], replay=retire["replay"]),
-        )
-        if retired != 1:
-            return False
-        if parent_id is not None:
-            _rowcount(
-                session,
-                update(model)
-                .where(model.id == parent_id, model.replay.is_not(None))
-                .values(replay=None),
-            )
-        _insert(session, [(model, successor), (self.models.access_token, access)])
-        return True
-
-    def _one_statement_rotation(
-        self,
-        session: Session,
-        clear_parent: bool,
-        successor: tuple[str, ...],
-        access: tuple[str, ...],
-    ) -> Executable | None:
-        """The rotation as one statement, one round trip, where it can be.
-
-        PostgreSQL runs data-modifying CTEs: the conditional UPDATE's
-        ``RETURNING`` feeds the INSERTs, so when it retires no row they insert
-        none and the statement returns no row. Concurrent requests race on
-        the UPDATE's row lock exactly as in :meth:`_rotate_in_steps`.
-
-        ``None`` (rotate in steps) on other databases, and when a token table
-        has a column with a Python-side default or ``onupdate`` that the
-        rotation does not set: SQLAlchemy does not apply those inside a CTE.
-        Built once per shape, on first use.
-        """
-        key = (clear_parent, successor, access)
-        if key not in self._rotation_statements:
-            refresh = self.models.refresh_token.__table__
-            access_table = self.models.access_token.__table__
-            bind = session.get_bind(mapper=self.models.refresh_token)
-            supported = (
-                bind.dialect.name == "postgresql"
-                and not _python_side_defaults(refresh, successor, updating=True)
-                and not _python_side_defaults(access_table, access)
-            )
-            self._rotation_statements[key] = (
-                self._rotation_statement(
-                    clear_parent=clear_parent, successor=successor, access=access
-                )
-                if supported
-                else None
-            )
-        return self._rotation_statements[key]
-
-    def _rotation_statement(
-        self, *, clear_parent: bool, successor: tuple[str, ...], access: tuple[str, ...]
-    ) -> Executable:
-        """Build the statement of :meth:`_one_statement_rotation`.
-
-        Parameters are prefixed (``retire_``, ``successor_``, ``access_``) so
-        that none is mistaken for a column value of the outer INSERT.
-        """
-        refresh = self.models.refresh_token.__table__
-        access_table = self.models.access_token.__table__
-        retired = (
-            update(refresh)
-            .where(
-                refresh.c.id == bindparam("retire_id"),
-                refresh.c.rotated_at.is_(None),
-                refresh.c.revoked_at.is_(None),
-            )
-            .values(
-                rotated_at=bindparam("retire_now"),
-                replay=bindparam("retire_replay"),
-            )
-            .returning(refresh.c.id)
-            .cte("retired")
-        )
-
-        def values_from_retired(table: Any, prefix: str, names: tuple[str, ...]) -> Any:
-            return select(
-                *(
-                    bindparam(f"{prefix}{name}", type_=table.c[name].type)
-                    for name in names
-                )
-            ).select_from(retired)
-
-        statement = (
-            insert(access_table)
-            .from_select(access, values_from_retired(access_table, "access_", access))
-            .returning(access_table.c.id)
-            .add_cte(
-                insert(refresh)
-                .from_select(
-                    successor, values_from_retired(refresh, "successor_", successor)
-                )
-                .cte("successor")
-            )
-        )
-        if clear_parent:
-            statement = statement.add_cte(
-                update(refresh)
-                .where(
-                    refresh.c.id == bindparam("retire_parent_id"),
-                    refresh.c.replay.is_not(None),
-                    select(retired.c.id).exists(),
-                )
-                .values(replay=None)
-                .cte("parent")
-            )
-        return statement
 
     def reload(self, token: RefreshTokenMixin) -> None:
         """Read ``token``'s row again, as committed by other transactions."""
@@ -610,7 +465,7 @@ class Storage:
         """Store a new access token for a refresh token that is not renewed."""
         row = self._access_token_for(refresh, issued, now=now)
         with self.transaction() as session:
-            _insert(session, [row])
+            self._insert(session, [row])
 
     # -- revocation ----------------------------------------------------------
 

@@ -1,0 +1,161 @@
+"""The statements of the token endpoint's hot path, built once per app.
+
+A statement built per request costs more Python (coercion, a new cache key)
+than running it does on SQLite, so :class:`Statements` builds them at
+``init_app`` from the app's models, with bound parameters, and
+:mod:`.storage` runs them. Writes address the tables (SQLAlchemy Core), not
+the mapped classes: new and retired token rows need none of the ORM's unit of
+work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.sql import Executable
+
+from .models import Models
+
+
+def _python_side_defaults(
+    table: Table, given: tuple[str, ...], *, updating: bool = False
+) -> list[str]:
+    """Columns of ``table`` outside ``given`` that SQLAlchemy fills in in
+    Python on INSERT (or, with ``updating``, on UPDATE)."""
+    return [
+        column.name
+        for column in table.columns
+        if (column.name not in given and column.default is not None)
+        or (updating and column.onupdate is not None)
+    ]
+
+
+class Statements:
+    """One app's prebuilt statements (see the module's docstring).
+
+    Parameters of the rotation are prefixed (``retire_``, and in the
+    one-statement form ``successor_`` and ``access_``) so that none is taken
+    for a column value.
+    """
+
+    def __init__(self, models: Models) -> None:
+        client, refresh, access = (
+            models.client,
+            models.refresh_token,
+            models.access_token,
+        )
+        self._refresh: Table = refresh.__table__
+        self._access: Table = access.__table__
+        self.client_by_id = select(client).where(client.client_id == bindparam("value"))
+        #: The presented refresh token and its client, in one round trip.
+        self.refresh_token_and_client = (
+            select(refresh, client)
+            .join(client, client.client_id == refresh.client_id)
+            .where(refresh.digest == bindparam("value"))
+        )
+        self.by_digest: dict[type[Any], Executable] = {
+            model: select(model).where(model.digest == bindparam("value"))
+            for model in (refresh, access, models.authorization_code)
+        }
+        self.insert: dict[type[Any], Executable] = {
+            model: insert(model.__table__) for model in (refresh, access)
+        }
+        table = self._refresh
+        #: Retire a live refresh token; its row count says whether this
+        #: request won it.
+        self.retire = (
+            update(table)
+            .where(
+                table.c.id == bindparam("retire_id"),
+                table.c.rotated_at.is_(None),
+                table.c.revoked_at.is_(None),
+            )
+            .values(
+                rotated_at=bindparam("retire_now"),
+                replay=bindparam("retire_replay"),
+            )
+        )
+        #: The retired token's parent stops replaying: its successor is used.
+        self.end_parent_replay = (
+            update(table)
+            .where(
+                table.c.id == bindparam("retire_parent_id"),
+                table.c.replay.is_not(None),
+            )
+            .values(replay=None)
+        )
+        self._rotations: dict[tuple[Any, ...], Executable | None] = {}
+
+    def one_statement_rotation(
+        self,
+        dialect: str,
+        *,
+        end_parent_replay: bool,
+        successor: tuple[str, ...],
+        access: tuple[str, ...],
+    ) -> Executable | None:
+        """The whole rotation as one statement, where the database allows.
+
+        PostgreSQL runs data-modifying CTEs: :attr:`retire`'s ``RETURNING``
+        feeds the INSERTs of the successor (columns ``successor``) and of the
+        access token (columns ``access``), so when it retires no row they
+        insert none and the statement returns no row. Concurrent requests
+        race on the UPDATE's row lock exactly as with separate statements.
+
+        ``None`` on other databases, and when a token table has a column with
+        a Python-side default or ``onupdate`` the rotation does not set:
+        SQLAlchemy does not apply those inside a CTE. Built once per shape.
+        """
+        key = (dialect, end_parent_replay, successor, access)
+        if key not in self._rotations:
+            supported = (
+                dialect == "postgresql"
+                and not _python_side_defaults(self._refresh, successor, updating=True)
+                and not _python_side_defaults(self._access, access)
+            )
+            self._rotations[key] = (
+                self._rotation_cte(end_parent_replay, successor, access)
+                if supported
+                else None
+            )
+        return self._rotations[key]
+
+    def _rotation_cte(
+        self,
+        end_parent_replay: bool,
+        successor: tuple[str, ...],
+        access: tuple[str, ...],
+    ) -> Executable:
+        retired = self.retire.returning(self._refresh.c.id).cte("retired")
+
+        def values_from_retired(
+            table: Table, prefix: str, names: tuple[str, ...]
+        ) -> Any:
+            return select(
+                *(
+                    bindparam(f"{prefix}{name}", type_=table.c[name].type)
+                    for name in names
+                )
+            ).select_from(retired)
+
+        statement = (
+            insert(self._access)
+            .from_select(access, values_from_retired(self._access, "access_", access))
+            .returning(self._access.c.id)
+            .add_cte(
+                insert(self._refresh)
+                .from_select(
+                    successor,
+                    values_from_retired(self._refresh, "successor_", successor),
+                )
+                .cte("successor")
+            )
+        )
+        if end_parent_replay:
+            statement = statement.add_cte(
+                self.end_parent_replay.where(select(retired.c.id).exists()).cte(
+                    "parent"
+                )
+            )
+        return statement
