@@ -55,18 +55,28 @@ PARTS: list[tuple[str, str, str]] = [
     ),
     (". . . Authlib: create_oauth2_request", "", "create_oauth2_request"),
     (
-        ". . . Authlib: validate_token_request",
+        ". . . validate_token_request (project's, then Authlib's)",
+        "flask_refreshgrant/grants.py",
+        "validate_token_request",
+    ),
+    (
+        ". . . . SELECT refresh token joined with its client",
+        "",
+        "find_refresh_token_and_client",
+    ),
+    (
+        ". . . . Authlib: validate_token_request",
         "grants/refresh_token.py",
         "validate_token_request",
     ),
-    (". . . . client authentication", "", "authenticate_client"),
-    (". . . . . SELECT client (get_client/query_client)", "", "get_client"),
+    (". . . . . client authentication", "", "authenticate_client"),
+    (". . . . . . client lookup (get_client/query_client)", "", "get_client"),
     (
-        ". . . . . SELECT client (query_client, recipe)",
+        ". . . . . . SELECT client (query_client, recipe)",
         "sqla_oauth2/functions.py",
         "query_client",
     ),
-    (". . . . SELECT refresh token (find_refresh_token)", "", "find_refresh_token"),
+    (". . . . . SELECT refresh token (find_refresh_token)", "", "find_refresh_token"),
     (
         ". . . grant: create_token_response",
         "flask_refreshgrant/grants.py",
@@ -75,7 +85,7 @@ PARTS: list[tuple[str, str, str]] = [
     (". . . . load_user (SELECT user)", "", "authenticate_user"),
     (". . . . token generation", "", "generate_token"),
     (
-        ". . . . storage.rotate (UPDATE, 2 INSERTs, commit)",
+        ". . . . storage.rotate (UPDATE, 2 INSERTs or 1 CTE; commit)",
         "flask_refreshgrant/storage.py",
         "rotate",
     ),
