@@ -67,7 +67,8 @@ _Digested = TypeVar(
 )
 
 
-#: ``Session.info`` key of the client a joined token lookup loaded (storage.py).
+#: ``Session.info`` key of the client a joined token lookup loaded, with the
+#: transaction it was loaded in.
 _LOADED_CLIENT = "flask_refreshgrant.loaded_client"
 
 
@@ -421,9 +422,8 @@ class Storage:
         # without one, the parent's replay (if any) is already too old to be
         # served (grants.RefreshTokenGrant._grace_replay).
         end_parent = replay is not None and old.parent_id is not None
-        statements = self.statements
         with self.transaction() as session:
-            one_statement = statements.one_statement_rotation(
+            one_statement = self.statements.one_statement_rotation(
                 session.get_bind(mapper=self.models.refresh_token).dialect.name,
                 end_parent_replay=end_parent,
                 successor=tuple(successor),
@@ -435,24 +435,40 @@ class Storage:
                 params.update((f"access_{k}", v) for k, v in access.items())
                 retired = session.execute(one_statement, params).first() is not None
             else:
-                retired = _rowcount(session, statements.retire, retire) == 1
-                if retired:
-                    if end_parent:
-                        _rowcount(
-                            session,
-                            statements.end_parent_replay,
-                            {"retire_parent_id": old.parent_id},
-                        )
-                    self._insert(
-                        session,
-                        [
-                            (self.models.refresh_token, successor),
-                            (self.models.access_token, access),
-                        ],
-                    )
+                parent_id = old.parent_id if end_parent else None
+                retired = self._rotate_in_steps(
+                    session, retire, parent_id, successor, access
+                )
             if not retired:
                 session.rollback()
                 return False
+        return True
+
+    def _rotate_in_steps(
+        self,
+        session: Session,
+        retire: dict[str, Any],
+        parent_id: int | None,
+        successor: dict[str, Any],
+        access: dict[str, Any],
+    ) -> bool:
+        """The rotation as separate statements: the conditional UPDATE,
+        checked by its row count, then the INSERTs."""
+        if _rowcount(session, self.statements.retire, retire) != 1:
+            return False
+        if parent_id is not None:
+            _rowcount(
+                session,
+                self.statements.end_parent_replay,
+                {"retire_parent_id": parent_id},
+            )
+        self._insert(
+            session,
+            [
+                (self.models.refresh_token, successor),
+                (self.models.access_token, access),
+            ],
+        )
         return True
 
     def reload(self, token: RefreshTokenMixin) -> None:
