@@ -263,7 +263,9 @@ class RefreshTokenGrant(_GrantMixin, grants.RefreshTokenGrant):  # type: ignore[
             )
         else:
             expires_at = lifetimes.effective_refresh_expiry(old, policy)
-            self.server.storage.issue_access_token(old, issued, now=now)
+            if not self.server.storage.issue_access_token(old, issued, now=now):
+                # Revoked by a concurrent request since it was read.
+                raise invalid_refresh_token()
             token["refresh_token"] = self.request.form["refresh_token"]
             set_refresh_expires_in(token, expires_at, now)
         signals.emit(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Executable
 
 from .models import Models
@@ -85,7 +86,54 @@ class Statements:
             )
             .values(replay=None)
         )
+        #: Lock a live refresh token's row against revocation until commit
+        #: (``FOR SHARE``; SQLite has one writer at a time anyway).
+        self.lock_live_refresh_token = (
+            select(table.c.id)
+            .where(
+                table.c.id == bindparam("refresh_id"),
+                table.c.rotated_at.is_(None),
+                table.c.revoked_at.is_(None),
+            )
+            .with_for_update(read=True)
+        )
         self._rotations: dict[tuple[Any, ...], Executable | None] = {}
+        self._conditional_access: dict[tuple[Any, ...], Executable | None] = {}
+
+    def access_token_if_live(
+        self, dialect: Dialect, access: tuple[str, ...]
+    ) -> Executable | None:
+        """INSERT an access token (columns ``access``, parameters prefixed
+        ``access_``) only while refresh token ``refresh_id`` is live.
+
+        ``INSERT … SELECT … WHERE EXISTS (…FOR SHARE)``: a revocation that
+        committed first leaves nothing to insert; one still running makes the
+        insert wait for it and then insert nothing; one that starts later
+        waits for this transaction and revokes the new token with the rest.
+        The statement returns the new row (or says so by its row count where
+        the database cannot return rows from an INSERT).
+
+        ``None`` when the access table has a column with a Python-side
+        default outside ``access`` (SQLAlchemy does not apply it to an
+        ``INSERT … SELECT``): then lock with :attr:`lock_live_refresh_token`
+        and insert with :attr:`insert`.
+        """
+        key = (dialect.name, access)
+        if key not in self._conditional_access:
+            statement: Any = None
+            if not _python_side_defaults(self._access, access):
+                live = self.lock_live_refresh_token.exists()
+                values = select(
+                    *(
+                        bindparam(f"access_{name}", type_=self._access.c[name].type)
+                        for name in access
+                    )
+                ).where(live)
+                statement = insert(self._access).from_select(access, values)
+                if dialect.insert_returning:
+                    statement = statement.returning(self._access.c.id)
+            self._conditional_access[key] = statement
+        return self._conditional_access[key]
 
     def one_statement_rotation(
         self,

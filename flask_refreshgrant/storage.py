@@ -477,11 +477,38 @@ class Storage:
 
     def issue_access_token(
         self, refresh: RefreshTokenMixin, issued: IssuedTokens, *, now: int
-    ) -> None:
-        """Store a new access token for a refresh token that is not renewed."""
-        row = self._access_token_for(refresh, issued, now=now)
+    ) -> bool:
+        """Store a new access token for a refresh token that is not renewed.
+
+        Returns ``False``, and stores nothing, when ``refresh`` was revoked (or
+        rotated out) by the time of the write, since it was read.
+        """
+        _, access = self._access_token_for(refresh, issued, now=now)
         with self.transaction() as session:
-            self._insert(session, [row])
+            dialect = session.get_bind(mapper=self.models.access_token).dialect
+            statement = self.statements.access_token_if_live(dialect, tuple(access))
+            if statement is not None:
+                params = {f"access_{k}": v for k, v in access.items()}
+                params["refresh_id"] = refresh.id
+                result = cast(CursorResult[Any], session.execute(statement, params))
+                issued_one = (
+                    result.first() is not None
+                    if result.returns_rows
+                    else result.rowcount == 1
+                )
+            else:
+                issued_one = (
+                    session.execute(
+                        self.statements.lock_live_refresh_token,
+                        {"refresh_id": refresh.id},
+                    ).first()
+                    is not None
+                )
+                if issued_one:
+                    self._insert(session, [(self.models.access_token, access)])
+            if not issued_one:
+                session.rollback()
+        return issued_one
 
     # -- revocation ----------------------------------------------------------
 

@@ -22,8 +22,9 @@ from flask_refreshgrant import (
 from .conftest import FakeClock, basic_auth
 
 
+@pytest.mark.parametrize("renew", [True, False], ids=["renewal-on", "renewal-off"])
 def test_models_built_from_the_mixins_with_extra_columns(
-    database_url: str, request: pytest.FixtureRequest
+    database_url: str, renew: bool, request: pytest.FixtureRequest
 ) -> None:
     db = SQLAlchemy()
 
@@ -74,7 +75,10 @@ def test_models_built_from_the_mixins_with_extra_columns(
     with app.app_context():
         db.create_all()
         created = RefreshGrant.state().storage.create_client(
-            name="t", grant_types=["password", "refresh_token"], scope="A"
+            name="t",
+            grant_types=["password", "refresh_token"],
+            scope="A",
+            renew_refresh_token=renew,
         )
         assert {t.name for t in db.metadata.sorted_tables} == {
             "tenant_client",
@@ -104,10 +108,11 @@ def test_models_built_from_the_mixins_with_extra_columns(
         assert db.session.scalars(sa.select(Tenant.tenant)).one() == "acme"
         # Python-side column defaults apply to rows the extension inserts,
         # whichever way it inserts them (rotation is one statement on
-        # PostgreSQL).
+        # PostgreSQL; without renewal the access token is a conditional
+        # INSERT ... SELECT where the models allow).
         rows = db.session.execute(
             sa.select(RefreshToken.user_id, RefreshToken.region)
         ).all()
-        assert [tuple(row) for row in rows] == [("7", "eu"), ("7", "eu")]
+        assert [tuple(row) for row in rows] == [("7", "eu")] * (2 if renew else 1)
         regions = db.session.scalars(sa.select(AccessToken.region)).all()
         assert regions == ["eu", "eu"]

@@ -151,3 +151,28 @@ def test_a_rotating_refresh_reads_once_and_writes_in_one_transaction(
             "INSERT",
             "COMMIT",
         ]
+
+
+def test_no_access_token_for_a_refresh_token_revoked_since_it_was_read(
+    harness: Harness,
+) -> None:
+    """Renewal off: the access token is written only if its refresh token is
+    still live at the write, so a revocation that lands between the
+    request's read and its write leaves nothing behind."""
+    client = harness.create_client(renew_refresh_token=False)
+    first = harness.password_grant(client).json
+    assert first is not None
+    with harness.app.app_context():
+        storage = RefreshGrant.state().storage
+        read = storage.find_refresh_token(first["refresh_token"])
+        assert read is not None
+        storage.revoke_family(read.family_id, now=storage.now())
+        before = all_stored_text(harness)
+        issued = IssuedTokens(
+            access_token=generate_token(),
+            refresh_token=None,
+            scope="profile",
+            access_token_expires_in=60,
+        )
+        assert not storage.issue_access_token(read, issued, now=storage.now())
+        assert all_stored_text(harness) == before
