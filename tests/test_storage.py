@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import sqlalchemy as sa
 
 from flask_refreshgrant import RefreshGrant
+from flask_refreshgrant.models import RefreshTokenMixin
 from flask_refreshgrant.security import generate_token, token_digest
-from flask_refreshgrant.storage import IssuedTokens
+from flask_refreshgrant.storage import IssuedTokens, NewClient, Storage
 
 from .conftest import Harness
 
@@ -19,6 +23,31 @@ def all_stored_text(h: Harness) -> str:
             for row in h.db.session.execute(sa.select(table)):
                 chunks.extend(str(value) for value in row)
         return "\n".join(chunks)
+
+
+@contextmanager
+def stored_refresh_token(
+    harness: Harness, client: NewClient
+) -> Iterator[tuple[Storage, RefreshTokenMixin]]:
+    """A fresh grant's refresh token as storage reads it, in an app context."""
+    first = harness.password_grant(client).json
+    assert first is not None
+    with harness.app.app_context():
+        storage = RefreshGrant.state().storage
+        token = storage.find_refresh_token(first["refresh_token"])
+        assert token is not None
+        yield storage, token
+
+
+def new_tokens(*, renewed: bool) -> IssuedTokens:
+    """What a refresh grant would hand to storage (with a successor if
+    ``renewed``)."""
+    return IssuedTokens(
+        access_token=generate_token(),
+        refresh_token=generate_token() if renewed else None,
+        scope="profile",
+        access_token_expires_in=60,
+    )
 
 
 def test_database_holds_only_digests(harness: Harness) -> None:
@@ -89,26 +118,13 @@ def test_every_refresh_row_records_its_family_and_times(harness: Harness) -> Non
 def test_a_rotation_that_lost_the_race_writes_nothing(harness: Harness) -> None:
     """``Storage.rotate`` on a token already rotated (by a concurrent request,
     say) returns False and leaves every table as it was."""
-    client = harness.create_client()
-    first = harness.password_grant(client).json
-    assert first is not None
-    with harness.app.app_context():
-        storage = RefreshGrant.state().storage
-        old = storage.find_refresh_token(first["refresh_token"])
-        assert old is not None
-
-        def issued() -> IssuedTokens:
-            return IssuedTokens(
-                access_token=generate_token(),
-                refresh_token=generate_token(),
-                scope="profile",
-                access_token_expires_in=60,
-            )
-
+    with stored_refresh_token(harness, harness.create_client()) as (storage, old):
         now = storage.now()
-        assert storage.rotate(old, issued(), now=now, expires_at=now + 60)
+        renewed = new_tokens(renewed=True)
+        assert storage.rotate(old, renewed, now=now, expires_at=now + 60)
         before = all_stored_text(harness)
-        assert not storage.rotate(old, issued(), now=now + 1, expires_at=now + 61)
+        again = new_tokens(renewed=True)
+        assert not storage.rotate(old, again, now=now + 1, expires_at=now + 61)
         assert all_stored_text(harness) == before
 
 
@@ -160,19 +176,9 @@ def test_no_access_token_for_a_refresh_token_revoked_since_it_was_read(
     still live at the write, so a revocation that lands between the
     request's read and its write leaves nothing behind."""
     client = harness.create_client(renew_refresh_token=False)
-    first = harness.password_grant(client).json
-    assert first is not None
-    with harness.app.app_context():
-        storage = RefreshGrant.state().storage
-        read = storage.find_refresh_token(first["refresh_token"])
-        assert read is not None
+    with stored_refresh_token(harness, client) as (storage, read):
         storage.revoke_family(read.family_id, now=storage.now())
         before = all_stored_text(harness)
-        issued = IssuedTokens(
-            access_token=generate_token(),
-            refresh_token=None,
-            scope="profile",
-            access_token_expires_in=60,
-        )
+        issued = new_tokens(renewed=False)
         assert not storage.issue_access_token(read, issued, now=storage.now())
         assert all_stored_text(harness) == before
