@@ -1,4 +1,5 @@
-"""Hashed storage: a copy of the database yields no usable token or secret."""
+"""Storage: hashed at rest (a copy of the database yields no usable token or
+secret), and every write either whole or not at all."""
 
 from __future__ import annotations
 
