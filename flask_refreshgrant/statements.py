@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Select, Table, bindparam, insert, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Executable
 
@@ -30,6 +30,14 @@ def _python_side_defaults(
         if (column.name not in given and column.default is not None)
         or (updating and column.onupdate is not None)
     ]
+
+
+def _bound_values(table: Table, prefix: str, names: tuple[str, ...]) -> Select[Any]:
+    """``SELECT :prefix<name>, …``: a row of parameters typed as ``table``'s
+    columns, to feed an ``INSERT … SELECT``."""
+    return select(
+        *(bindparam(f"{prefix}{name}", type_=table.c[name].type) for name in names)
+    )
 
 
 class Statements:
@@ -123,12 +131,7 @@ class Statements:
             statement: Any = None
             if not _python_side_defaults(self._access, access):
                 live = self.lock_live_refresh_token.exists()
-                values = select(
-                    *(
-                        bindparam(f"access_{name}", type_=self._access.c[name].type)
-                        for name in access
-                    )
-                ).where(live)
+                values = _bound_values(self._access, "access_", access).where(live)
                 statement = insert(self._access).from_select(access, values)
                 if dialect.insert_returning:
                     statement = statement.returning(self._access.c.id)
@@ -137,7 +140,7 @@ class Statements:
 
     def one_statement_rotation(
         self,
-        dialect: str,
+        dialect: Dialect,
         *,
         end_parent_replay: bool,
         successor: tuple[str, ...],
@@ -155,10 +158,10 @@ class Statements:
         a Python-side default or ``onupdate`` the rotation does not set:
         SQLAlchemy does not apply those inside a CTE. Built once per shape.
         """
-        key = (dialect, end_parent_replay, successor, access)
+        key = (dialect.name, end_parent_replay, successor, access)
         if key not in self._rotations:
             supported = (
-                dialect == "postgresql"
+                dialect.name == "postgresql"
                 and not _python_side_defaults(self._refresh, successor, updating=True)
                 and not _python_side_defaults(self._access, access)
             )
@@ -176,27 +179,15 @@ class Statements:
         access: tuple[str, ...],
     ) -> Executable:
         retired = self.retire.returning(self._refresh.c.id).cte("retired")
-
-        def values_from_retired(
-            table: Table, prefix: str, names: tuple[str, ...]
-        ) -> Any:
-            return select(
-                *(
-                    bindparam(f"{prefix}{name}", type_=table.c[name].type)
-                    for name in names
-                )
-            ).select_from(retired)
-
+        new_access = _bound_values(self._access, "access_", access)
+        new_refresh = _bound_values(self._refresh, "successor_", successor)
         statement = (
             insert(self._access)
-            .from_select(access, values_from_retired(self._access, "access_", access))
+            .from_select(access, new_access.select_from(retired))
             .returning(self._access.c.id)
             .add_cte(
                 insert(self._refresh)
-                .from_select(
-                    successor,
-                    values_from_retired(self._refresh, "successor_", successor),
-                )
+                .from_select(successor, new_refresh.select_from(retired))
                 .cte("successor")
             )
         )

@@ -424,7 +424,7 @@ class Storage:
         end_parent = replay is not None and old.parent_id is not None
         with self.transaction() as session:
             one_statement = self.statements.one_statement_rotation(
-                session.get_bind(mapper=self.models.refresh_token).dialect.name,
+                session.get_bind(mapper=self.models.refresh_token).dialect,
                 end_parent_replay=end_parent,
                 successor=tuple(successor),
                 access=tuple(access),
