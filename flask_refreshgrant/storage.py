@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
@@ -80,6 +80,11 @@ def new_family_id() -> str:
 _Row = tuple[type[Any], dict[str, Any]]
 
 
+def _prefixed(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` as statement parameters named ``prefix<column>``."""
+    return {f"{prefix}{name}": value for name, value in values.items()}
+
+
 def _rowcount(
     session: Session, statement: Executable, params: dict[str, Any] | None = None
 ) -> int:
@@ -110,6 +115,10 @@ class Storage:
     @property
     def session(self) -> Session:
         return cast(Session, self.db.session)
+
+    def _dialect(self, session: Session) -> Dialect:
+        """The dialect of the database the token tables live in."""
+        return session.get_bind(mapper=self.models.refresh_token).dialect
 
     def _current_session(self) -> Session:
         """The scoped session's current ``Session`` itself (not the proxy)."""
@@ -424,15 +433,18 @@ class Storage:
         end_parent = replay is not None and old.parent_id is not None
         with self.transaction() as session:
             one_statement = self.statements.one_statement_rotation(
-                session.get_bind(mapper=self.models.refresh_token).dialect,
+                self._dialect(session),
                 end_parent_replay=end_parent,
                 successor=tuple(successor),
                 access=tuple(access),
             )
             if one_statement is not None:
-                params: dict[str, Any] = {**retire, "retire_parent_id": old.parent_id}
-                params.update((f"successor_{k}", v) for k, v in successor.items())
-                params.update((f"access_{k}", v) for k, v in access.items())
+                params = {
+                    **retire,
+                    "retire_parent_id": old.parent_id,
+                    **_prefixed("successor_", successor),
+                    **_prefixed("access_", access),
+                }
                 retired = session.execute(one_statement, params).first() is not None
             else:
                 parent_id = old.parent_id if end_parent else None
@@ -485,11 +497,11 @@ class Storage:
         """
         _, access = self._access_token_for(refresh, issued, now=now)
         with self.transaction() as session:
-            dialect = session.get_bind(mapper=self.models.access_token).dialect
-            statement = self.statements.access_token_if_live(dialect, tuple(access))
+            statement = self.statements.access_token_if_live(
+                self._dialect(session), tuple(access)
+            )
             if statement is not None:
-                params = {f"access_{k}": v for k, v in access.items()}
-                params["refresh_id"] = refresh.id
+                params = {**_prefixed("access_", access), "refresh_id": refresh.id}
                 result = cast(CursorResult[Any], session.execute(statement, params))
                 issued_one = (
                     result.first() is not None
