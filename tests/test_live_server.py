@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import requests
 import sqlalchemy as sa
 
 from .live import (
+    REQUEST_TIMEOUT,
     WORKER_MODELS,
     LiveServer,
     database_kind,
@@ -31,6 +33,8 @@ from .live import (
 RACERS = 12
 #: Races per server.
 TRIALS = 5
+#: Revocations amid concurrent renewal-off refreshes, per server.
+REVOCATION_TRIALS = 5
 #: The rotation's conditional ``UPDATE … WHERE rotated_at IS NULL``, as echoed.
 CONDITIONAL_UPDATE = "UPDATE oauth2_refresh_token SET rotated_at"
 
@@ -253,6 +257,70 @@ def test_renewal_off_returns_the_same_refresh_token(
         )
         assert {r.json()["refresh_token"] for r in responses} == {original}
         assert len({r.json()["access_token"] for r in responses}) == RACERS
+
+
+def revoke_amid_refreshes(server: LiveServer, label: str) -> list[str]:
+    """Six clients keep refreshing with one refresh token (renewal off) until
+    refused; meanwhile the token is revoked. Returns the access tokens the
+    refreshes got, after checking that every client ended at invalid_grant."""
+    refresh_token = server.password_grant()["refresh_token"]
+    issued: list[str] = []
+    refused: list[requests.Response] = []
+    errors: list[BaseException] = []
+    enough = threading.Event()
+
+    def keep_refreshing() -> None:
+        try:
+            with requests.Session() as session:
+                for _ in range(200):
+                    response = server.refresh(refresh_token, session=session)
+                    if response.status_code != 200:
+                        refused.append(response)
+                        return
+                    issued.append(response.json()["access_token"])
+                    if len(issued) >= 10:
+                        enough.set()
+        except BaseException as error:
+            errors.append(error)
+            enough.set()
+
+    threads = [threading.Thread(target=keep_refreshing) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    assert enough.wait(REQUEST_TIMEOUT), label
+    revoked = requests.post(
+        server.base_url + "/oauth2/revoke",
+        data={"token": refresh_token, "token_type_hint": "refresh_token"},
+        auth=server.credentials,
+        timeout=REQUEST_TIMEOUT,
+    )
+    for thread in threads:
+        thread.join()
+    assert not errors, (label, errors)
+    assert revoked.status_code == 200, (label, revoked.text)
+    assert len(refused) == len(threads), (label, describe(refused))
+    for response in refused:
+        assert_invalid_grant(response, label)
+    return issued
+
+
+def test_revocation_amid_renewal_off_refreshes_leaves_no_live_access_token(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Renewal off: once a revocation and the refreshes around it have all
+    answered, no access token those refreshes returned still works — a
+    refresh that read the token before the revocation and wrote after it
+    must not outlive it."""
+    config = {"FLASK_OAUTH2_RENEW_REFRESH_TOKEN_FOR_REFRESH_GRANT": "false"}
+    with live_server(
+        tmp_path, database_url, WORKER_MODELS["gthread"], config
+    ) as server:
+        for trial in range(REVOCATION_TRIALS):
+            label = f"{database_kind(database_url)} trial {trial}"
+            issued = revoke_amid_refreshes(server, label)
+            live = [t for t in issued if server.me(t).status_code != 401]
+            print(f"{label}: {len(issued)} access tokens issued, {len(live)} live")
+            assert live == [], server.output()
 
 
 @pytest.mark.parametrize("workers", list(WORKER_MODELS), ids=list(WORKER_MODELS))
