@@ -23,14 +23,14 @@ from typing import Any
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 
-from flask_refreshgrant import RefreshGrant, current_token, require_oauth
+from flask_refreshgrant import current_token, require_oauth
 
 from .cli import register_commands
-from .models import authenticate_user, db, load_user
+from .models import authenticate_user, db, load_user, oauth
 from .setup import database_engine_options, database_url, prepare_database
 from .web import authorize, init_web
 
-oauth = RefreshGrant()
+__all__ = ["create_app", "oauth"]
 
 
 def _secret_key(instance: Path) -> str:

@@ -7,7 +7,10 @@ from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from flask_refreshgrant import RefreshGrant
+
 db = SQLAlchemy()
+oauth = RefreshGrant()
 
 
 class User(db.Model):  # type: ignore[name-defined,misc]

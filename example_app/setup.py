@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from flask_refreshgrant import RefreshGrant
 
-from .models import User, db
+from .models import User, db, oauth
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"  # noqa: S105 (the demo account)
@@ -87,7 +87,7 @@ def prepare_database(app: Flask) -> None:
             db.session.commit()
             seeded = True
         if not credentials.exists() or _demo_client_missing(app, credentials):
-            created = RefreshGrant.state(app).storage.create_client(
+            created = oauth.create_client(
                 name=DEMO_CLIENT_NAME,
                 grant_types=list(DEMO_GRANT_TYPES),
                 scope=DEMO_SCOPE,
@@ -119,7 +119,7 @@ def _update_demo_client(app: Flask, credentials: Path) -> None:
     (``scripts/run-example --port 8000``), gets the current redirect URI and
     the authorization code grant added to its demo client."""
     client_id = json.loads(credentials.read_text())["client_id"]
-    client = RefreshGrant.state(app).storage.get_client(client_id)
+    client = RefreshGrant.state(app).store.get_client(client_id)
     if client is None:  # pragma: no cover (checked by the caller, under the lock)
         return
     uris = client.redirect_uris.split()
@@ -135,7 +135,7 @@ def _update_demo_client(app: Flask, credentials: Path) -> None:
 
 def _demo_client_missing(app: Flask, credentials: Path) -> bool:
     client_id = json.loads(credentials.read_text())["client_id"]
-    return RefreshGrant.state(app).storage.get_client(client_id) is None
+    return RefreshGrant.state(app).store.get_client(client_id) is None
 
 
 def demo_credentials(app: Flask) -> dict[str, str]:

@@ -1,11 +1,20 @@
 """flask-refreshgrant: an OAuth 2.0 authorization server for Flask whose
-speciality is the refresh token grant (RFC 6749 §6, RFC 9700)."""
+speciality is the refresh token grant (RFC 6749 §6, RFC 9700).
+
+What an app imports is here; everything else hangs off the
+:class:`RefreshGrant` object or stays in its own module.
+"""
 
 from __future__ import annotations
 
-from .authorize import AuthorizationRequest
-from .config import Settings, TokenPolicy
-from .errors import ConfigurationError, ExtensionError, RefreshGrantError
+from . import signals
+from .authorization_request import AuthorizationRequest
+from .errors import (
+    ClientRegistrationError,
+    ConfigurationError,
+    ExtensionError,
+    RefreshGrantError,
+)
 from .extension import RefreshGrant
 from .models import (
     AccessTokenMixin,
@@ -13,10 +22,9 @@ from .models import (
     ClientMixin,
     Models,
     RefreshTokenMixin,
-    default_models,
 )
-from .resource import BearerTokenValidator, current_token, require_oauth
-from .state import RefreshGrantState
+from .resource import current_token, require_oauth
+from .store.admin import ClientCredentials
 
 __version__ = "0.1.0"
 
@@ -24,19 +32,17 @@ __all__ = [
     "AccessTokenMixin",
     "AuthorizationCodeMixin",
     "AuthorizationRequest",
-    "BearerTokenValidator",
+    "ClientCredentials",
     "ClientMixin",
+    "ClientRegistrationError",
     "ConfigurationError",
     "ExtensionError",
     "Models",
     "RefreshGrant",
     "RefreshGrantError",
-    "RefreshGrantState",
     "RefreshTokenMixin",
-    "Settings",
-    "TokenPolicy",
     "__version__",
     "current_token",
-    "default_models",
     "require_oauth",
+    "signals",
 ]

@@ -1,18 +1,42 @@
-"""The ``flask oauth2`` command group."""
+"""The ``flask oauth2`` command group: a thin layer over :mod:`.management`."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 from flask.cli import AppGroup
 
-from . import signals
+from . import management, signals
+from .config import PER_CLIENT_SETTINGS, Flag, per_client_coercion
+from .errors import ClientRegistrationError
+from .registration import GRANT_TYPES
 from .state import state
 
 oauth2_cli = AppGroup("oauth2", help="Manage OAuth 2.0 clients and tokens.")
 
-GRANT_TYPES = ("authorization_code", "refresh_token", "password", "client_credentials")
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def per_client_options(command: _Command) -> _Command:
+    """One option per per-client setting of the settings table: ``--NAME N``
+    for seconds, ``--NAME/--no-NAME`` for a flag; omitted: inherit."""
+    for setting in reversed(PER_CLIENT_SETTINGS):
+        stem = setting.cli_option
+        help_text = f"{setting.doc} (overrides {setting.key} for this client)"
+        if isinstance(per_client_coercion(setting), Flag):
+            option = click.option(
+                f"--{stem}/--no-{stem}", setting.name, default=None, help=help_text
+            )
+        else:
+            option = click.option(
+                f"--{stem}", setting.name, type=int, metavar="SECONDS", help=help_text
+            )
+        command = option(command)
+    return command
 
 
 @oauth2_cli.command("create-client")
@@ -30,17 +54,7 @@ GRANT_TYPES = ("authorization_code", "refresh_token", "password", "client_creden
 @click.option(
     "--public", is_flag=True, help="A public client: no secret, always rotates."
 )
-@click.option(
-    "--refresh-token-validity-period",
-    type=int,
-    default=None,
-    help="Seconds, overriding the app's setting for this client (negative: never).",
-)
-@click.option(
-    "--no-renew",
-    is_flag=True,
-    help="Return the same refresh token on refresh (ignored for public clients).",
-)
+@per_client_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def create_client(
     name: str,
@@ -48,41 +62,26 @@ def create_client(
     scope: str,
     redirect_uris: tuple[str, ...],
     public: bool,
-    refresh_token_validity_period: int | None,
-    no_renew: bool,
     as_json: bool,
+    **settings: Any,
 ) -> None:
     """Register a client; its secret is printed once and never stored in clear."""
-    if public and "client_credentials" in grant_types:
-        raise click.BadParameter(
-            "a public client cannot use client_credentials (RFC 6749 §4.4)",
-            param_hint="--public",
+    try:
+        created = management.create_client(
+            state(),
+            name=name,
+            grant_types=grant_types,
+            scope=scope,
+            redirect_uris=redirect_uris,
+            public=public,
+            **{key: value for key, value in settings.items() if value is not None},
         )
-    app_state = state()
-    scopes_supported = app_state.settings.scopes_supported
-    unknown = [
-        s for s in scope.split() if scopes_supported and s not in scopes_supported
-    ]
-    if unknown:
-        raise click.BadParameter(
-            f"not in OAUTH2_SCOPES_SUPPORTED: {' '.join(unknown)}", param_hint="--scope"
-        )
-    created = app_state.storage.create_client(
-        name=name,
-        grant_types=list(grant_types),
-        scope=scope,
-        redirect_uris=list(redirect_uris),
-        public=public,
-        refresh_token_validity_period=refresh_token_validity_period,
-        renew_refresh_token=False if no_renew else None,
-    )
-    client_id = created.client_id
+    except ClientRegistrationError as error:
+        raise click.UsageError(str(error)) from None
     if as_json:
-        click.echo(
-            json.dumps({"client_id": client_id, "client_secret": created.client_secret})
-        )
+        click.echo(json.dumps(dataclasses.asdict(created)))
         return
-    click.echo(f"client_id:     {client_id}")
+    click.echo(f"client_id:     {created.client_id}")
     if created.client_secret is None:
         click.echo("client_secret: (none: public client)")
     else:
@@ -104,13 +103,7 @@ def purge(older_than: int) -> None:
     Rotated-out refresh tokens stay while their family is live, so that reuse
     detection still recognises them.
     """
-    app_state = state()
-    storage = app_state.storage
-    now = storage.now()
-    grace = storage.longest_grace_period(
-        app_state.settings.policy.refresh_token_grace_period
-    )
-    counts = storage.purge(cutoff=now - older_than, replay_cutoff=now - grace)
+    counts = management.purge(state(), older_than=older_than)
     click.echo(
         f"deleted {counts.access_tokens} access tokens, "
         f"{counts.refresh_tokens} refresh tokens and "
@@ -126,10 +119,13 @@ def revoke(client_id: str | None, user_id: str | None) -> None:
     """Revoke all tokens of a client or of a user (or of a user at a client)."""
     if client_id is None and user_id is None:
         raise click.UsageError("give --client-id, --user-id or both")
-    storage = state().storage
-    if client_id is not None and storage.get_client(client_id) is None:
+    app_state = state()
+    admin = app_state.admin
+    if client_id is not None and not admin.client_exists(client_id):
         raise click.BadParameter(f"no client {client_id!r}", param_hint="--client-id")
-    count = storage.revoke_all(now=storage.now(), client_id=client_id, user_id=user_id)
+    count = admin.revoke_all(
+        now=app_state.server.now(), client_id=client_id, user_id=user_id
+    )
     signals.emit(
         signals.token_revoked,
         client_id=client_id,

@@ -1,105 +1,116 @@
-"""Configuration keys, their defaults, and the validated :class:`Settings`.
+"""The settings table, and the validated :class:`Settings` read from ``app.config``.
 
-Every key is read once, at ``init_app``, from ``app.config``. Values that came
-from the environment as strings (``"86400"``, ``"true"``) are accepted when
-they parse cleanly; anything else raises :class:`~.errors.ConfigurationError`
-naming the key and the value.
+:data:`SETTINGS` is the one place a setting is declared: its ``app.config``
+key, its name (an attribute of :class:`Settings` or :class:`TokenPolicy`,
+and for a per-client setting also the client model's column and the
+``create-client`` option), its default and its coercion. Defaults,
+validation, the per-client policy, the client columns, the CLI options and
+the README's table are all derived from it.
+
+Every key is read once, at ``init_app``. Values that came from the
+environment as strings (``"86400"``, ``"true"``) are accepted when they parse
+cleanly; anything else raises :class:`~.errors.ConfigurationError` naming the
+key and the value.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from .errors import ConfigurationError
 
-#: Seconds a refresh token is valid after it is issued. Negative: never expires.
-#: WSO2: ``RefreshTokenValidityPeriod``.
-REFRESH_TOKEN_VALIDITY_PERIOD = "OAUTH2_REFRESH_TOKEN_VALIDITY_PERIOD"
-#: Rotate: each refresh issues a new refresh token and the presented one is
-#: inactive at once. WSO2: ``RenewRefreshTokenForRefreshGrant``.
-RENEW_REFRESH_TOKEN = "OAUTH2_RENEW_REFRESH_TOKEN_FOR_REFRESH_GRANT"
-#: A renewed refresh token gets a fresh full validity period (sliding);
-#: ``False``: it keeps the expiry of the token it replaces.
-EXTEND_RENEWED_EXPIRY = "OAUTH2_EXTEND_RENEWED_REFRESH_TOKEN_EXPIRY_TIME"
-#: Cap in seconds, from the grant's first refresh token, that no renewal can
-#: extend. ``None`` (or negative): no cap.
-REFRESH_TOKEN_ABSOLUTE_LIFETIME = "OAUTH2_REFRESH_TOKEN_ABSOLUTE_LIFETIME"
-#: Seconds an access token is valid.
-ACCESS_TOKEN_VALIDITY_PERIOD = "OAUTH2_ACCESS_TOKEN_VALIDITY_PERIOD"
-#: Presenting a rotated-out refresh token revokes its whole family.
-REFRESH_TOKEN_REUSE_DETECTION = "OAUTH2_REFRESH_TOKEN_REUSE_DETECTION"
-#: Seconds after a rotation during which a retry gets the identical response.
-REFRESH_TOKEN_GRACE_PERIOD = "OAUTH2_REFRESH_TOKEN_GRACE_PERIOD"
-#: Where the blueprint's endpoints are mounted.
-URL_PREFIX = "OAUTH2_URL_PREFIX"
-#: List of scopes the server knows; ``None`` allows any scope a client has.
-SCOPES_SUPPORTED = "OAUTH2_SCOPES_SUPPORTED"
-#: Issuer URL for metadata; ``None`` derives it from the request.
-ISSUER = "OAUTH2_ISSUER"
-
-#: Every key with its default, in the order the README's table lists them.
-DEFAULTS: Mapping[str, Any] = {
-    REFRESH_TOKEN_VALIDITY_PERIOD: 86400,
-    RENEW_REFRESH_TOKEN: True,
-    EXTEND_RENEWED_EXPIRY: True,
-    REFRESH_TOKEN_ABSOLUTE_LIFETIME: None,
-    ACCESS_TOKEN_VALIDITY_PERIOD: 3600,
-    REFRESH_TOKEN_REUSE_DETECTION: True,
-    REFRESH_TOKEN_GRACE_PERIOD: 0,
-    URL_PREFIX: "/oauth2",
-    SCOPES_SUPPORTED: None,
-    ISSUER: None,
-}
-
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
+_NONE = {"", "none", "null"}
 
 
 def _fail(key: str, value: object, expected: str) -> ConfigurationError:
     return ConfigurationError(f"{key} must be {expected}, got {value!r}.")
 
 
-def coerce_int(key: str, value: object, *, allow_negative: bool) -> int:
-    """An ``int`` (not a ``bool``) or a string holding one."""
-    if type(value) is int:
-        number = value
-    elif isinstance(value, str):
-        try:
-            number = int(value.strip(), 10)
-        except ValueError:
-            raise _fail(key, value, "a whole number of seconds") from None
-    else:
-        raise _fail(key, value, "a whole number of seconds")
-    if number < 0 and not allow_negative:
-        raise _fail(key, value, "zero or a positive number of seconds")
-    return number
+@dataclasses.dataclass(frozen=True)
+class Seconds:
+    """A whole number of seconds: an ``int`` (never a ``bool``) or a string
+    holding one.
 
+    With ``unlimited_below_zero``, a negative value means "no limit" and is
+    read as ``None``; with ``optional``, ``None`` (or ``"none"``) is accepted
+    and means the same.
+    """
 
-def coerce_bool(key: str, value: object) -> bool:
-    """A ``bool`` or one of the strings ``true/false/1/0/yes/no/on/off``."""
-    if type(value) is bool:
+    minimum: int = 0
+    unlimited_below_zero: bool = False
+    optional: bool = False
+    #: The type of a per-client column holding this setting.
+    python_type: type = int
+
+    def __call__(self, key: str, value: object) -> int | None:
+        if self.optional and (
+            value is None or (isinstance(value, str) and value.strip().lower() in _NONE)
+        ):
+            return None
+        if type(value) is int:
+            number = value
+        elif isinstance(value, str):
+            try:
+                number = int(value.strip(), 10)
+            except ValueError:
+                raise _fail(key, value, "a whole number of seconds") from None
+        else:
+            raise _fail(key, value, "a whole number of seconds")
+        if number < 0 and self.unlimited_below_zero:
+            return None
+        if number < self.minimum:
+            expected = "a positive" if self.minimum > 0 else "zero or a positive"
+            raise _fail(key, value, f"{expected} number of seconds")
+        return number
+
+    def from_column(self, value: int) -> int | None:
+        """A per-client column's value as the policy holds it."""
+        return None if value < 0 and self.unlimited_below_zero else value
+
+    def column_value(self, name: str, value: object) -> int:
+        """Check a value for a per-client column (where ``-1`` stays ``-1``:
+        ``None`` there means "inherit")."""
+        if type(value) is not int or (
+            value < self.minimum and not self.unlimited_below_zero
+        ):
+            expected = "a whole number of seconds"
+            if not self.unlimited_below_zero:
+                expected += f" >= {self.minimum}"
+            raise _fail(name, value, expected)
         return value
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-    raise _fail(key, value, "true or false")
 
 
-def _coerce_optional_lifetime(key: str, value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, str) and value.strip().lower() in {"", "none", "null"}:
-        return None
-    number = coerce_int(key, value, allow_negative=True)
-    return None if number < 0 else number
+@dataclasses.dataclass(frozen=True)
+class Flag:
+    """A ``bool`` or one of the strings ``true/false/1/0/yes/no/on/off``."""
+
+    python_type: type = bool
+
+    def __call__(self, key: str, value: object) -> bool:
+        if type(value) is bool:
+            return value
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+        raise _fail(key, value, "true or false")
+
+    def from_column(self, value: bool) -> bool:
+        return value
+
+    def column_value(self, name: str, value: object) -> bool:
+        if type(value) is not bool:
+            raise _fail(name, value, "true or false")
+        return value
 
 
-def _coerce_scopes(key: str, value: object) -> tuple[str, ...] | None:
+def _scopes(key: str, value: object) -> tuple[str, ...] | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -115,13 +126,13 @@ def _coerce_scopes(key: str, value: object) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(str(s) for s in items))
 
 
-def _coerce_prefix(key: str, value: object) -> str:
+def _path_prefix(key: str, value: object) -> str:
     if not isinstance(value, str) or not value.startswith("/"):
         raise _fail(key, value, "a path starting with '/'")
     return value.rstrip("/")
 
 
-def _coerce_issuer(key: str, value: object) -> str | None:
+def _issuer(key: str, value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.startswith(("https://", "http://")):
@@ -129,21 +140,161 @@ def _coerce_issuer(key: str, value: object) -> str | None:
     return value.rstrip("/")
 
 
-class ClientOverrides(Protocol):
-    """The nullable per-client columns that override the app's settings."""
+#: What a per-client setting's coercion also knows: its column's type and how
+#: a column value reads as policy.
+PerClientCoercion = Seconds | Flag
 
-    refresh_token_validity_period: int | None
-    renew_refresh_token: bool | None
-    extend_renewed_refresh_token_expiry: bool | None
-    refresh_token_absolute_lifetime: int | None
-    access_token_validity_period: int | None
-    refresh_token_reuse_detection: bool | None
-    refresh_token_grace_period: int | None
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One configuration key."""
+
+    #: The ``app.config`` key.
+    key: str
+    #: The attribute of :class:`TokenPolicy` (per-client settings) or of
+    #: :class:`Settings`; for a per-client setting also the client column.
+    name: str
+    default: Any
+    coerce: Callable[[str, object], Any]
+    #: What the README's table says under "unit".
+    unit: str
+    #: One line for the README and ``--help``.
+    doc: str
+    #: Overridable per client (a nullable column of the client model).
+    per_client: bool = False
+    #: A per-client setting's ``create-client`` option, when not ``name``
+    #: with dashes (a flag gets its ``--no-`` twin).
+    option: str = ""
+
+    @property
+    def cli_option(self) -> str:
+        """The ``create-client`` option of a per-client setting, without ``--``."""
+        return self.option or self.name.replace("_", "-")
+
+
+#: Every setting, in the order the README's table lists them.
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "OAUTH2_REFRESH_TOKEN_VALIDITY_PERIOD",
+        "refresh_token_validity_period",
+        86400,
+        Seconds(unlimited_below_zero=True),
+        "seconds",
+        "how long a refresh token is valid after it is issued; negative: never "
+        "expires (WSO2 `RefreshTokenValidityPeriod`)",
+        per_client=True,
+    ),
+    Setting(
+        "OAUTH2_RENEW_REFRESH_TOKEN_FOR_REFRESH_GRANT",
+        "renew_refresh_token",
+        True,
+        Flag(),
+        "flag",
+        "rotate: each refresh issues a new refresh token and the presented one "
+        "is inactive at once; `False`: the same refresh token is returned, "
+        "untouched, until it expires. Public clients always rotate (RFC 9700 "
+        "§2.2.2) (WSO2 `RenewRefreshTokenForRefreshGrant`)",
+        per_client=True,
+        option="renew",
+    ),
+    Setting(
+        "OAUTH2_EXTEND_RENEWED_REFRESH_TOKEN_EXPIRY_TIME",
+        "extend_renewed_refresh_token_expiry",
+        True,
+        Flag(),
+        "flag",
+        "a renewed refresh token gets a fresh full validity period (sliding); "
+        "`False`: it keeps the expiry of the token it replaces",
+        per_client=True,
+        option="extend-renewed-expiry",
+    ),
+    Setting(
+        "OAUTH2_REFRESH_TOKEN_ABSOLUTE_LIFETIME",
+        "refresh_token_absolute_lifetime",
+        None,
+        Seconds(unlimited_below_zero=True, optional=True),
+        "seconds",
+        "cap from the grant's first refresh token that no renewal extends; "
+        "`None` or negative: no cap",
+        per_client=True,
+    ),
+    Setting(
+        "OAUTH2_ACCESS_TOKEN_VALIDITY_PERIOD",
+        "access_token_validity_period",
+        3600,
+        Seconds(minimum=1),
+        "seconds",
+        "how long an access token is valid (must be positive)",
+        per_client=True,
+    ),
+    Setting(
+        "OAUTH2_REFRESH_TOKEN_REUSE_DETECTION",
+        "refresh_token_reuse_detection",
+        True,
+        Flag(),
+        "flag",
+        "a rotated-out refresh token presented again revokes every refresh and "
+        "access token of its family and fires `refresh_token_reuse_detected`",
+        per_client=True,
+        option="reuse-detection",
+    ),
+    Setting(
+        "OAUTH2_REFRESH_TOKEN_GRACE_PERIOD",
+        "refresh_token_grace_period",
+        0,
+        Seconds(),
+        "seconds",
+        "after a rotation, the just-rotated refresh token presented again by "
+        "the same client gets the identical response its first use got; closes "
+        "early once the successor is used; never for revoked tokens. Needs "
+        "`SECRET_KEY`",
+        per_client=True,
+        option="grace-period",
+    ),
+    Setting(
+        "OAUTH2_URL_PREFIX",
+        "url_prefix",
+        "/oauth2",
+        _path_prefix,
+        "path",
+        "where the endpoints are mounted",
+    ),
+    Setting(
+        "OAUTH2_SCOPES_SUPPORTED",
+        "scopes_supported",
+        None,
+        _scopes,
+        "list",
+        "scopes the server knows (list or space-separated string); `None`: any "
+        "scope a client is registered for",
+    ),
+    Setting(
+        "OAUTH2_ISSUER",
+        "issuer",
+        None,
+        _issuer,
+        "URL",
+        "issuer for metadata; `None`: derived from the request",
+    ),
+)
+
+#: The settings a client can override, in table order.
+PER_CLIENT_SETTINGS: tuple[Setting, ...] = tuple(s for s in SETTINGS if s.per_client)
+
+#: Every key with its default.
+DEFAULTS: Mapping[str, Any] = {s.key: s.default for s in SETTINGS}
+
+
+def per_client_coercion(setting: Setting) -> PerClientCoercion:
+    """The coercion of a per-client setting, which knows its column type."""
+    assert isinstance(setting.coerce, Seconds | Flag), setting.key
+    return setting.coerce
 
 
 @dataclasses.dataclass(frozen=True)
 class TokenPolicy:
-    """Lifetime and rotation rules in force for one client."""
+    """Lifetime and rotation rules in force for one client: one field per
+    per-client setting of :data:`SETTINGS`."""
 
     #: Seconds, or ``None``: refresh tokens never expire.
     refresh_token_validity_period: int | None
@@ -158,7 +309,8 @@ class TokenPolicy:
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """The extension's configuration for one app, validated at ``init_app``."""
+    """The extension's configuration for one app, validated at ``init_app``:
+    :attr:`policy` holds the per-client settings, the other fields the rest."""
 
     policy: TokenPolicy
     url_prefix: str
@@ -168,88 +320,27 @@ class Settings:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
         """Read and validate every key; missing keys take their default."""
-
-        def get(key: str) -> Any:
-            return config.get(key, DEFAULTS[key])
-
-        validity = coerce_int(
-            REFRESH_TOKEN_VALIDITY_PERIOD,
-            get(REFRESH_TOKEN_VALIDITY_PERIOD),
-            allow_negative=True,
-        )
+        values = {
+            s.name: s.coerce(s.key, config.get(s.key, s.default)) for s in SETTINGS
+        }
         policy = TokenPolicy(
-            refresh_token_validity_period=None if validity < 0 else validity,
-            renew_refresh_token=coerce_bool(
-                RENEW_REFRESH_TOKEN, get(RENEW_REFRESH_TOKEN)
-            ),
-            extend_renewed_refresh_token_expiry=coerce_bool(
-                EXTEND_RENEWED_EXPIRY, get(EXTEND_RENEWED_EXPIRY)
-            ),
-            refresh_token_absolute_lifetime=_coerce_optional_lifetime(
-                REFRESH_TOKEN_ABSOLUTE_LIFETIME, get(REFRESH_TOKEN_ABSOLUTE_LIFETIME)
-            ),
-            access_token_validity_period=coerce_int(
-                ACCESS_TOKEN_VALIDITY_PERIOD,
-                get(ACCESS_TOKEN_VALIDITY_PERIOD),
-                allow_negative=False,
-            ),
-            refresh_token_reuse_detection=coerce_bool(
-                REFRESH_TOKEN_REUSE_DETECTION, get(REFRESH_TOKEN_REUSE_DETECTION)
-            ),
-            refresh_token_grace_period=coerce_int(
-                REFRESH_TOKEN_GRACE_PERIOD,
-                get(REFRESH_TOKEN_GRACE_PERIOD),
-                allow_negative=False,
-            ),
+            **{s.name: values.pop(s.name) for s in PER_CLIENT_SETTINGS}
         )
-        if policy.access_token_validity_period == 0:
-            raise _fail(ACCESS_TOKEN_VALIDITY_PERIOD, 0, "a positive number of seconds")
-        return cls(
-            policy=policy,
-            url_prefix=_coerce_prefix(URL_PREFIX, get(URL_PREFIX)),
-            scopes_supported=_coerce_scopes(SCOPES_SUPPORTED, get(SCOPES_SUPPORTED)),
-            issuer=_coerce_issuer(ISSUER, get(ISSUER)),
-        )
+        return cls(policy=policy, **values)
 
-    def policy_for(self, client: ClientOverrides) -> TokenPolicy:
+    def policy_for(self, client: object) -> TokenPolicy:
         """The app's policy with the client's non-null columns laid over it.
 
         A negative per-client validity period or absolute lifetime means
         "never expires" / "no cap", as the app-level keys do.
         """
-        app = self.policy
-
-        def lifetime(value: int | None, default: int | None) -> int | None:
-            if value is None:
-                return default
-            return None if value < 0 else value
-
-        def pick(value: Any, default: Any) -> Any:
-            return default if value is None else value
-
-        return TokenPolicy(
-            refresh_token_validity_period=lifetime(
-                client.refresh_token_validity_period, app.refresh_token_validity_period
-            ),
-            renew_refresh_token=pick(
-                client.renew_refresh_token, app.renew_refresh_token
-            ),
-            extend_renewed_refresh_token_expiry=pick(
-                client.extend_renewed_refresh_token_expiry,
-                app.extend_renewed_refresh_token_expiry,
-            ),
-            refresh_token_absolute_lifetime=lifetime(
-                client.refresh_token_absolute_lifetime,
-                app.refresh_token_absolute_lifetime,
-            ),
-            access_token_validity_period=pick(
-                client.access_token_validity_period, app.access_token_validity_period
-            ),
-            refresh_token_reuse_detection=pick(
-                client.refresh_token_reuse_detection,
-                app.refresh_token_reuse_detection,
-            ),
-            refresh_token_grace_period=pick(
-                client.refresh_token_grace_period, app.refresh_token_grace_period
-            ),
-        )
+        overrides: dict[str, Any] = {}
+        for setting in PER_CLIENT_SETTINGS:
+            value = getattr(client, setting.name)
+            if value is not None:
+                overrides[setting.name] = per_client_coercion(setting).from_column(
+                    value
+                )
+        if not overrides:
+            return self.policy
+        return dataclasses.replace(self.policy, **overrides)

@@ -13,3 +13,8 @@ class ConfigurationError(RefreshGrantError, ValueError):
 
 class ExtensionError(RefreshGrantError, RuntimeError):
     """The extension was wired wrongly (registered twice, not registered, …)."""
+
+
+class ClientRegistrationError(RefreshGrantError, ValueError):
+    """A client's registration was refused (the message says why); nothing
+    was stored."""

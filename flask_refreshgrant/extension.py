@@ -1,29 +1,26 @@
-"""The :class:`RefreshGrant` extension object: ``init_app`` and nothing per-app."""
+"""The :class:`RefreshGrant` extension object: ``init_app``, and the
+operations an app calls on it (nothing per-app is kept on the object)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
-from . import replay
-from .authorize import AuthorizeView
+from . import grace, management
+from .authorization_request import AuthorizeView
+from .blueprint import blueprint, metadata_blueprint
 from .cli import oauth2_cli
 from .config import DEFAULTS, Settings
 from .errors import ExtensionError
 from .models import Models, default_models
-from .server import (
-    AuthenticateUser,
-    AuthorizationServer,
-    GetUserId,
-    LoadUser,
-    default_get_user_id,
-)
+from .protocols import AuthenticateUser, GetUserId, LoadUser, default_get_user_id
+from .server import AuthorizationServer
 from .state import EXTENSION_KEY, RefreshGrantState, state
-from .storage import Storage
-from .views import blueprint, metadata_blueprint
+from .store.admin import AdminStore, ClientCredentials
+from .store.tokens import TokenStore
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -43,11 +40,14 @@ class RefreshGrant:
             oauth.init_app(app, db=db, authenticate_user=check_password,
                            load_user=lambda user_id: db.session.get(User, user_id))
             return app
+
+    Management methods (:meth:`create_client`, …) work on the current app,
+    inside an app context.
     """
 
-    def __init__(self, app: Flask | None = None, **kwargs: object) -> None:
+    def __init__(self, app: Flask | None = None, **kwargs: Any) -> None:
         if app is not None:
-            self.init_app(app, **kwargs)  # type: ignore[arg-type]
+            self.init_app(app, **kwargs)
 
     def init_app(
         self,
@@ -86,12 +86,13 @@ class RefreshGrant:
             app.config.setdefault(key, default)
         settings = Settings.from_config(app.config)
         if settings.policy.refresh_token_grace_period > 0:
-            replay.check_secret_key(app.config.get("SECRET_KEY"))
+            grace.check_secret_key(app.config.get("SECRET_KEY"))
         models = models or default_models(db)
-        storage = Storage(db, models, clock)
+        store = TokenStore(db, models)
         server = AuthorizationServer(
             settings=settings,
-            storage=storage,
+            store=store,
+            clock=clock,
             authenticate_user=authenticate_user,
             load_user=load_user,
             get_user_id=get_user_id,
@@ -100,7 +101,8 @@ class RefreshGrant:
         app.extensions[EXTENSION_KEY] = RefreshGrantState(
             settings=settings,
             models=models,
-            storage=storage,
+            store=store,
+            admin=AdminStore(db, models),
             server=server,
             authorize=authorize,
         )
@@ -112,3 +114,38 @@ class RefreshGrant:
     def state(app: Flask | None = None) -> RefreshGrantState:
         """The per-app state of ``app`` (default: the current app)."""
         return state(app)
+
+    def create_client(
+        self,
+        *,
+        name: str,
+        grant_types: Iterable[str],
+        scope: str = "",
+        redirect_uris: Iterable[str] = (),
+        public: bool = False,
+        **settings: Any,
+    ) -> ClientCredentials:
+        """Register a client with the current app and return its id and
+        secret (the secret is shown this once; only its digest is stored).
+
+        :param grant_types: any of ``authorization_code``, ``refresh_token``,
+            ``password``, ``client_credentials``.
+        :param scope: space-separated scopes the client may ask for.
+        :param public: a public client has no secret and authenticates with
+            ``client_id`` alone (PKCE required, refresh tokens always rotate).
+        :param settings: per-client settings by column name, e.g.
+            ``refresh_token_validity_period=600`` or
+            ``renew_refresh_token=False``; omitted or ``None`` inherits the
+            app's value.
+        :raises ClientRegistrationError: a refused registration; nothing is
+            stored.
+        """
+        return management.create_client(
+            state(),
+            name=name,
+            grant_types=grant_types,
+            scope=scope,
+            redirect_uris=redirect_uris,
+            public=public,
+            **settings,
+        )

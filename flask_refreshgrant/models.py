@@ -20,7 +20,9 @@ from authlib.oauth2.rfc6749 import ClientMixin as AuthlibClientMixin
 from authlib.oauth2.rfc6749 import TokenMixin as AuthlibTokenMixin
 from sqlalchemy import BigInteger, Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
+from .config import PER_CLIENT_SETTINGS, per_client_coercion
 from .security import digests_match
 
 if TYPE_CHECKING:
@@ -43,8 +45,9 @@ class ClientMixin(AuthlibClientMixin):  # type: ignore[misc]
 
     A client without a secret digest is public (RFC 6749 §2.1): it
     authenticates with ``none`` and its refresh tokens always rotate.
-    The nullable ``*_period``/flag columns override the app's settings for
-    this client; ``None`` inherits.
+    Every per-client setting of :data:`~.config.SETTINGS` is a nullable
+    column of the same name (added below the class) that overrides the app's
+    value for this client; ``None`` inherits.
     """
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
@@ -56,14 +59,6 @@ class ClientMixin(AuthlibClientMixin):  # type: ignore[misc]
     grant_types: Mapped[str] = mapped_column(Text, default="")
     scope: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[int] = mapped_column(BigInteger, default=0)
-
-    refresh_token_validity_period: Mapped[int | None] = mapped_column(BigInteger)
-    renew_refresh_token: Mapped[bool | None] = mapped_column(Boolean)
-    extend_renewed_refresh_token_expiry: Mapped[bool | None] = mapped_column(Boolean)
-    refresh_token_absolute_lifetime: Mapped[int | None] = mapped_column(BigInteger)
-    access_token_validity_period: Mapped[int | None] = mapped_column(BigInteger)
-    refresh_token_reuse_detection: Mapped[bool | None] = mapped_column(Boolean)
-    refresh_token_grace_period: Mapped[int | None] = mapped_column(BigInteger)
 
     @property
     def is_public(self) -> bool:
@@ -103,6 +98,19 @@ class ClientMixin(AuthlibClientMixin):  # type: ignore[misc]
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in _split(self.grant_types)
+
+
+#: SQL types of per-client setting columns, by the setting's Python type.
+_COLUMN_TYPES: dict[type, type[TypeEngine[Any]]] = {int: BigInteger, bool: Boolean}
+
+for _setting in PER_CLIENT_SETTINGS:
+    setattr(
+        ClientMixin,
+        _setting.name,
+        mapped_column(
+            _COLUMN_TYPES[per_client_coercion(_setting).python_type](), nullable=True
+        ),
+    )
 
 
 class _IssuedTokenMixin(AuthlibTokenMixin):  # type: ignore[misc]
@@ -148,7 +156,7 @@ class RefreshTokenMixin(_IssuedTokenMixin):
     expires_at: Mapped[int | None] = mapped_column(BigInteger)
     rotated_at: Mapped[int | None] = mapped_column(BigInteger)
     #: While the grace period after this token's rotation lasts: the response
-    #: its rotation returned, encrypted (see ``replay.py``); else ``None``.
+    #: its rotation returned, encrypted (see ``grace.py``); else ``None``.
     replay: Mapped[str | None] = mapped_column(Text)
 
     def get_expires_in(self) -> int:

@@ -22,8 +22,8 @@ from authlib.oauth2.rfc6750 import BearerTokenValidator as _BearerTokenValidator
 from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
 from flask import abort
 
+from .http_errors import DATABASE_UNAVAILABLE, database_unavailable
 from .models import AccessTokenMixin
-from .responses import DATABASE_UNAVAILABLE, database_unavailable
 from .state import state
 
 __all__ = [
@@ -40,7 +40,7 @@ class BearerTokenValidator(_BearerTokenValidator):  # type: ignore[misc]
     """Bearer tokens looked up by digest in the current app's access tokens."""
 
     def authenticate_token(self, token_string: str) -> AccessTokenMixin | None:
-        return state().storage.find_access_token(token_string)
+        return state().store.find_access_token(token_string)
 
     def validate_token(
         self, token: AccessTokenMixin | None, scopes: Any, request: Any
@@ -48,7 +48,7 @@ class BearerTokenValidator(_BearerTokenValidator):  # type: ignore[misc]
         if (
             token is None
             or token.is_revoked()
-            or token.expires_at <= state().storage.now()
+            or token.expires_at <= state().server.now()
         ):
             raise InvalidTokenError(
                 realm=self.realm, extra_attributes=self.extra_attributes
@@ -71,7 +71,7 @@ class ResourceProtector(_ResourceProtector):  # type: ignore[misc]
         try:
             return super().acquire_token(scopes, **kwargs)
         except DATABASE_UNAVAILABLE as error:
-            abort(database_unavailable(error))
+            abort(database_unavailable(error, state().store.rollback))
 
 
 #: Decorator guarding a route with a bearer access token (optionally scopes).

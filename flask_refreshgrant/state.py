@@ -6,12 +6,13 @@ import dataclasses
 
 from flask import Flask, current_app
 
-from .authorize import AuthorizeView
+from .authorization_request import AuthorizeView
 from .config import Settings
 from .errors import ExtensionError
 from .models import Models
 from .server import AuthorizationServer
-from .storage import Storage
+from .store.admin import AdminStore
+from .store.tokens import TokenStore
 
 #: The key under ``app.extensions``.
 EXTENSION_KEY = "refreshgrant"
@@ -23,7 +24,10 @@ class RefreshGrantState:
 
     settings: Settings
     models: Models
-    storage: Storage
+    #: Per-request reads and writes of tokens and codes.
+    store: TokenStore
+    #: Operators' reads and writes: clients, revocation by client or user, purge.
+    admin: AdminStore
     server: AuthorizationServer
     #: The app's login-and-consent view, or ``None``: no authorization endpoint.
     authorize: AuthorizeView | None = None

@@ -10,12 +10,14 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from blinker import Signal
 from flask import Flask, request
 from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
@@ -24,11 +26,12 @@ from werkzeug.test import TestResponse
 
 from flask_refreshgrant import (
     AuthorizationRequest,
+    ClientCredentials,
     RefreshGrant,
     current_token,
     require_oauth,
 )
-from flask_refreshgrant.storage import NewClient
+from flask_refreshgrant.security import token_digest
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
@@ -93,6 +96,7 @@ class Harness:
 
     app: Flask
     db: SQLAlchemy
+    oauth: RefreshGrant
     user_model: Any
     client: FlaskClient
     clock: FakeClock
@@ -114,16 +118,32 @@ class Harness:
         grant_types: tuple[str, ...] = ("password", "refresh_token"),
         scope: str = "PRODUCTION SANDBOX",
         **kwargs: Any,
-    ) -> NewClient:
+    ) -> ClientCredentials:
         with self.app.app_context():
-            return RefreshGrant.state().storage.create_client(
-                name="test", grant_types=list(grant_types), scope=scope, **kwargs
+            return self.oauth.create_client(
+                name="test", grant_types=grant_types, scope=scope, **kwargs
+            )
+
+    def create_client_unchecked(
+        self, grant_types: tuple[str, ...], scope: str, public: bool = False
+    ) -> ClientCredentials:
+        """Store a client that registration would refuse today (one stored by
+        older code, or before the configuration changed)."""
+        with self.app.app_context():
+            return RefreshGrant.state().admin.create_client(
+                name="unchecked",
+                grant_types=list(grant_types),
+                scope=scope,
+                redirect_uris=[],
+                public=public,
+                now=int(self.clock.now),
+                settings={},
             )
 
     def token(
         self,
         data: dict[str, str],
-        client: NewClient | None = None,
+        client: ClientCredentials | None = None,
         *,
         basic: bool = True,
         **kwargs: Any,
@@ -144,7 +164,7 @@ class Harness:
         return self.client.post("/oauth2/token", data=form, headers=headers, **kwargs)
 
     def password_grant(
-        self, client: NewClient, scope: str | None = "PRODUCTION SANDBOX"
+        self, client: ClientCredentials, scope: str | None = "PRODUCTION SANDBOX"
     ) -> TestResponse:
         data = {"grant_type": "password", "username": "alice", "password": "wonderland"}
         if scope is not None:
@@ -152,7 +172,7 @@ class Harness:
         return self.token(data, client)
 
     def refresh(
-        self, client: NewClient, refresh_token: str, scope: str | None = None
+        self, client: ClientCredentials, refresh_token: str, scope: str | None = None
     ) -> TestResponse:
         data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         if scope is not None:
@@ -167,7 +187,7 @@ def basic_auth(client_id: str, secret: str | None) -> str:
 
 def build_app(
     database_url: str, clock: FakeClock, config: dict[str, Any] | None = None
-) -> tuple[Flask, SQLAlchemy, Any]:
+) -> tuple[Flask, SQLAlchemy, RefreshGrant, Any]:
     """A minimal app with its own ``db``, a user table and the extension."""
     db = SQLAlchemy()
 
@@ -207,7 +227,8 @@ def build_app(
     )
     app.config.update(config or {})
     db.init_app(app)
-    RefreshGrant().init_app(
+    oauth = RefreshGrant()
+    oauth.init_app(
         app,
         db=db,
         authenticate_user=authenticate_user,
@@ -224,7 +245,7 @@ def build_app(
 
     with app.app_context():
         db.create_all()
-    return app, db, User
+    return app, db, oauth, User
 
 
 @pytest.fixture
@@ -235,8 +256,8 @@ def make_harness(
     built: list[Harness] = []
 
     def make(**config: Any) -> Harness:
-        app, db, user_model = build_app(database_url, clock, config)
-        harness = Harness(app, db, user_model, app.test_client(), clock)
+        app, db, oauth, user_model = build_app(database_url, clock, config)
+        harness = Harness(app, db, oauth, user_model, app.test_client(), clock)
         built.append(harness)
         return harness
 
@@ -252,3 +273,44 @@ def harness(make_harness: Callable[..., Harness]) -> Harness:
     h = make_harness()
     h.create_user()
     return h
+
+
+#: The one error body for every unusable refresh token (no oracle).
+INVALID_REFRESH = {
+    "error": "invalid_grant",
+    "error_description": "The refresh token is invalid, expired or revoked.",
+}
+
+
+def refresh_row(h: Harness, refresh_token: str) -> dict[str, object]:
+    with h.app.app_context():
+        model = RefreshGrant.state().models.refresh_token
+        row = h.db.session.scalars(
+            sa.select(model).where(model.digest == token_digest(refresh_token))
+        ).one()
+        return {c.name: getattr(row, c.key) for c in model.__table__.columns}
+
+
+def all_stored_text(h: Harness) -> str:
+    """Every value of every row of every table, as one string."""
+    with h.app.app_context():
+        chunks: list[str] = []
+        for table in h.db.metadata.sorted_tables:
+            for row in h.db.session.execute(sa.select(table)):
+                chunks.extend(str(value) for value in row)
+        return "\n".join(chunks)
+
+
+@contextmanager
+def listen_to(signal: Signal) -> Iterator[list[dict[str, Any]]]:
+    """Collect the keyword arguments of every send of ``signal``."""
+    calls: list[dict[str, Any]] = []
+
+    def receiver(sender: object, **kwargs: Any) -> None:
+        calls.append(kwargs)
+
+    signal.connect(receiver)
+    try:
+        yield calls
+    finally:
+        signal.disconnect(receiver)

@@ -11,10 +11,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from werkzeug.test import TestResponse
 
-from flask_refreshgrant.storage import NewClient
+from flask_refreshgrant import ClientCredentials
 
-from .conftest import Harness
-from .test_refresh_grant import INVALID_REFRESH
+from .conftest import INVALID_REFRESH, Harness
 
 REDIRECT = "https://client.example.com/cb"
 
@@ -25,7 +24,7 @@ def pkce() -> tuple[str, str]:
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def code_client(h: Harness, **kwargs: Any) -> NewClient:
+def code_client(h: Harness, **kwargs: Any) -> ClientCredentials:
     return h.create_client(
         grant_types=("authorization_code", "refresh_token"),
         redirect_uris=[REDIRECT],
@@ -33,7 +32,7 @@ def code_client(h: Harness, **kwargs: Any) -> NewClient:
     )
 
 
-def authorize_url(client: NewClient, **params: str | None) -> str:
+def authorize_url(client: ClientCredentials, **params: str | None) -> str:
     query: dict[str, str | None] = {
         "response_type": "code",
         "client_id": client.client_id,
@@ -58,7 +57,11 @@ def approve(h: Harness, url: str, decision: str = "approve") -> dict[str, str]:
 
 
 def exchange(
-    h: Harness, client: NewClient, code: str, verifier: str | None = None, **extra: str
+    h: Harness,
+    client: ClientCredentials,
+    code: str,
+    verifier: str | None = None,
+    **extra: str,
 ) -> TestResponse:
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
     if verifier is not None:
@@ -148,7 +151,7 @@ def test_unknown_client_or_wrong_redirect_uri_is_not_redirected(
     client = code_client(harness)
     for url in (
         authorize_url(client, redirect_uri="https://evil.example.com/cb"),
-        authorize_url(NewClient("nobody", None)),
+        authorize_url(ClientCredentials("nobody", None)),
     ):
         response = harness.client.get(url)
         assert response.status_code == 400
@@ -219,7 +222,7 @@ def test_code_of_another_client_and_redirect_mismatch(harness: Harness) -> None:
 
 
 def test_code_is_stored_as_a_digest(harness: Harness) -> None:
-    from .test_storage import all_stored_text
+    from .conftest import all_stored_text
 
     client = code_client(harness)
     code = approve(harness, authorize_url(client))["code"]

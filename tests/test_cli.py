@@ -5,19 +5,21 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from flask_refreshgrant.storage import NewClient
+from flask_refreshgrant import ClientCredentials
 
 from .conftest import Harness
 
 
-def create_client(h: Harness, *args: str) -> NewClient:
+def create_client(h: Harness, *args: str) -> ClientCredentials:
     result = h.app.test_cli_runner().invoke(
         args=["oauth2", "create-client", *args, "--json"]
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert set(data) == {"client_id", "client_secret"}
-    return NewClient(client_id=data["client_id"], client_secret=data["client_secret"])
+    return ClientCredentials(
+        client_id=data["client_id"], client_secret=data["client_secret"]
+    )
 
 
 def test_create_client_prints_a_secret_that_works(harness: Harness) -> None:

@@ -3,6 +3,8 @@ that name the key and the value."""
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -10,8 +12,17 @@ import pytest
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
-from flask_refreshgrant import ConfigurationError, RefreshGrant, Settings, TokenPolicy
-from flask_refreshgrant import config as keys
+from flask_refreshgrant import ConfigurationError, RefreshGrant, cli
+from flask_refreshgrant.config import (
+    DEFAULTS,
+    PER_CLIENT_SETTINGS,
+    SETTINGS,
+    Flag,
+    Settings,
+    TokenPolicy,
+    per_client_coercion,
+)
+from flask_refreshgrant.models import default_models
 
 
 def test_defaults() -> None:
@@ -35,59 +46,51 @@ def test_init_app_sets_every_default_in_app_config() -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
     db = SQLAlchemy(app)
     RefreshGrant().init_app(app, db=db, load_user=lambda user_id: None)
-    for key, default in keys.DEFAULTS.items():
+    for key, default in DEFAULTS.items():
         assert app.config[key] == default
 
 
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
-        (keys.REFRESH_TOKEN_VALIDITY_PERIOD, "60", 60),
-        (keys.REFRESH_TOKEN_VALIDITY_PERIOD, " 86400 ", 86400),
-        (keys.REFRESH_TOKEN_VALIDITY_PERIOD, -1, None),
-        (keys.REFRESH_TOKEN_VALIDITY_PERIOD, "-1", None),
-        (keys.ACCESS_TOKEN_VALIDITY_PERIOD, "120", 120),
-        (keys.REFRESH_TOKEN_GRACE_PERIOD, "0", 0),
-        (keys.REFRESH_TOKEN_ABSOLUTE_LIFETIME, "3600", 3600),
-        (keys.REFRESH_TOKEN_ABSOLUTE_LIFETIME, "none", None),
-        (keys.REFRESH_TOKEN_ABSOLUTE_LIFETIME, -5, None),
-        (keys.RENEW_REFRESH_TOKEN, "false", False),
-        (keys.RENEW_REFRESH_TOKEN, "False", False),
-        (keys.RENEW_REFRESH_TOKEN, "true", True),
-        (keys.RENEW_REFRESH_TOKEN, "0", False),
-        (keys.EXTEND_RENEWED_EXPIRY, "off", False),
-        (keys.REFRESH_TOKEN_REUSE_DETECTION, "yes", True),
+        ("OAUTH2_REFRESH_TOKEN_VALIDITY_PERIOD", "60", 60),
+        ("OAUTH2_REFRESH_TOKEN_VALIDITY_PERIOD", " 86400 ", 86400),
+        ("OAUTH2_REFRESH_TOKEN_VALIDITY_PERIOD", -1, None),
+        ("OAUTH2_REFRESH_TOKEN_VALIDITY_PERIOD", "-1", None),
+        ("OAUTH2_ACCESS_TOKEN_VALIDITY_PERIOD", "120", 120),
+        ("OAUTH2_REFRESH_TOKEN_GRACE_PERIOD", "0", 0),
+        ("OAUTH2_REFRESH_TOKEN_ABSOLUTE_LIFETIME", "3600", 3600),
+        ("OAUTH2_REFRESH_TOKEN_ABSOLUTE_LIFETIME", "none", None),
+        ("OAUTH2_REFRESH_TOKEN_ABSOLUTE_LIFETIME", -5, None),
+        ("OAUTH2_RENEW_REFRESH_TOKEN_FOR_REFRESH_GRANT", "false", False),
+        ("OAUTH2_RENEW_REFRESH_TOKEN_FOR_REFRESH_GRANT", "False", False),
+        ("OAUTH2_RENEW_REFRESH_TOKEN_FOR_REFRESH_GRANT", "true", True),
+        ("OAUTH2_RENEW_REFRESH_TOKEN_FOR_REFRESH_GRANT", "0", False),
+        ("OAUTH2_EXTEND_RENEWED_REFRESH_TOKEN_EXPIRY_TIME", "off", False),
+        ("OAUTH2_REFRESH_TOKEN_REUSE_DETECTION", "yes", True),
     ],
 )
 def test_strings_from_the_environment_are_coerced(
     key: str, value: object, expected: object
 ) -> None:
     policy = Settings.from_config({key: value}).policy
-    field = {
-        keys.REFRESH_TOKEN_VALIDITY_PERIOD: "refresh_token_validity_period",
-        keys.ACCESS_TOKEN_VALIDITY_PERIOD: "access_token_validity_period",
-        keys.REFRESH_TOKEN_GRACE_PERIOD: "refresh_token_grace_period",
-        keys.REFRESH_TOKEN_ABSOLUTE_LIFETIME: "refresh_token_absolute_lifetime",
-        keys.RENEW_REFRESH_TOKEN: "renew_refresh_token",
-        keys.EXTEND_RENEWED_EXPIRY: "extend_renewed_refresh_token_expiry",
-        keys.REFRESH_TOKEN_REUSE_DETECTION: "refresh_token_reuse_detection",
-    }[key]
+    field = next(setting.name for setting in SETTINGS if setting.key == key)
     assert getattr(policy, field) == expected
 
 
 def test_scopes_and_prefix_and_issuer() -> None:
     settings = Settings.from_config(
         {
-            keys.SCOPES_SUPPORTED: "PRODUCTION SANDBOX",
-            keys.URL_PREFIX: "/auth/",
-            keys.ISSUER: "https://id.example.com/",
+            "OAUTH2_SCOPES_SUPPORTED": "PRODUCTION SANDBOX",
+            "OAUTH2_URL_PREFIX": "/auth/",
+            "OAUTH2_ISSUER": "https://id.example.com/",
         }
     )
     assert settings.scopes_supported == ("PRODUCTION", "SANDBOX")
     assert settings.url_prefix == "/auth"
     assert settings.issuer == "https://id.example.com"
     assert Settings.from_config(
-        {keys.SCOPES_SUPPORTED: ["A", "B"]}
+        {"OAUTH2_SCOPES_SUPPORTED": ["A", "B"]}
     ).scopes_supported == (
         "A",
         "B",
@@ -97,28 +100,28 @@ def test_scopes_and_prefix_and_issuer() -> None:
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        (keys.REFRESH_TOKEN_VALIDITY_PERIOD, True),  # a bool is not one second
-        (keys.REFRESH_TOKEN_VALIDITY_PERIOD, 1.5),
-        (keys.REFRESH_TOKEN_VALIDITY_PERIOD, "a day"),
-        (keys.REFRESH_TOKEN_VALIDITY_PERIOD, None),
-        (keys.ACCESS_TOKEN_VALIDITY_PERIOD, -1),
-        (keys.ACCESS_TOKEN_VALIDITY_PERIOD, 0),
-        (keys.ACCESS_TOKEN_VALIDITY_PERIOD, "12.5"),
-        (keys.REFRESH_TOKEN_GRACE_PERIOD, -30),
-        (keys.REFRESH_TOKEN_ABSOLUTE_LIFETIME, False),
-        (keys.REFRESH_TOKEN_ABSOLUTE_LIFETIME, "forever"),
-        (keys.RENEW_REFRESH_TOKEN, "maybe"),
-        (keys.RENEW_REFRESH_TOKEN, 1),
-        (keys.RENEW_REFRESH_TOKEN, None),
-        (keys.EXTEND_RENEWED_EXPIRY, "2"),
-        (keys.REFRESH_TOKEN_REUSE_DETECTION, 0),
-        (keys.SCOPES_SUPPORTED, 42),
-        (keys.SCOPES_SUPPORTED, ["A B"]),
-        (keys.SCOPES_SUPPORTED, ["A", ""]),
-        (keys.SCOPES_SUPPORTED, {"A": 1}),
-        (keys.URL_PREFIX, "oauth2"),
-        (keys.URL_PREFIX, None),
-        (keys.ISSUER, "id.example.com"),
+        ("OAUTH2_REFRESH_TOKEN_VALIDITY_PERIOD", True),  # a bool is not one second
+        ("OAUTH2_REFRESH_TOKEN_VALIDITY_PERIOD", 1.5),
+        ("OAUTH2_REFRESH_TOKEN_VALIDITY_PERIOD", "a day"),
+        ("OAUTH2_REFRESH_TOKEN_VALIDITY_PERIOD", None),
+        ("OAUTH2_ACCESS_TOKEN_VALIDITY_PERIOD", -1),
+        ("OAUTH2_ACCESS_TOKEN_VALIDITY_PERIOD", 0),
+        ("OAUTH2_ACCESS_TOKEN_VALIDITY_PERIOD", "12.5"),
+        ("OAUTH2_REFRESH_TOKEN_GRACE_PERIOD", -30),
+        ("OAUTH2_REFRESH_TOKEN_ABSOLUTE_LIFETIME", False),
+        ("OAUTH2_REFRESH_TOKEN_ABSOLUTE_LIFETIME", "forever"),
+        ("OAUTH2_RENEW_REFRESH_TOKEN_FOR_REFRESH_GRANT", "maybe"),
+        ("OAUTH2_RENEW_REFRESH_TOKEN_FOR_REFRESH_GRANT", 1),
+        ("OAUTH2_RENEW_REFRESH_TOKEN_FOR_REFRESH_GRANT", None),
+        ("OAUTH2_EXTEND_RENEWED_REFRESH_TOKEN_EXPIRY_TIME", "2"),
+        ("OAUTH2_REFRESH_TOKEN_REUSE_DETECTION", 0),
+        ("OAUTH2_SCOPES_SUPPORTED", 42),
+        ("OAUTH2_SCOPES_SUPPORTED", ["A B"]),
+        ("OAUTH2_SCOPES_SUPPORTED", ["A", ""]),
+        ("OAUTH2_SCOPES_SUPPORTED", {"A": 1}),
+        ("OAUTH2_URL_PREFIX", "oauth2"),
+        ("OAUTH2_URL_PREFIX", None),
+        ("OAUTH2_ISSUER", "id.example.com"),
     ],
 )
 def test_bad_values_raise_an_error_naming_key_and_value(key: str, value: Any) -> None:
@@ -131,29 +134,23 @@ def test_bad_values_raise_an_error_naming_key_and_value(key: str, value: Any) ->
 def test_bad_value_fails_at_init_app() -> None:
     app = Flask(__name__)
     app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
-    app.config[keys.REFRESH_TOKEN_VALIDITY_PERIOD] = "soon"
+    app.config["OAUTH2_REFRESH_TOKEN_VALIDITY_PERIOD"] = "soon"
     db = SQLAlchemy(app)
-    with pytest.raises(ConfigurationError, match=keys.REFRESH_TOKEN_VALIDITY_PERIOD):
+    with pytest.raises(
+        ConfigurationError, match="OAUTH2_REFRESH_TOKEN_VALIDITY_PERIOD"
+    ):
         RefreshGrant().init_app(app, db=db, load_user=lambda user_id: None)
     assert "refreshgrant" not in app.extensions
 
 
 def _client(**overrides: Any) -> Any:
-    columns = {
-        "refresh_token_validity_period": None,
-        "renew_refresh_token": None,
-        "extend_renewed_refresh_token_expiry": None,
-        "refresh_token_absolute_lifetime": None,
-        "access_token_validity_period": None,
-        "refresh_token_reuse_detection": None,
-        "refresh_token_grace_period": None,
-    }
+    columns: dict[str, Any] = {s.name: None for s in PER_CLIENT_SETTINGS}
     columns.update(overrides)
     return SimpleNamespace(**columns)
 
 
 def test_client_columns_override_the_app_policy() -> None:
-    settings = Settings.from_config({keys.REFRESH_TOKEN_ABSOLUTE_LIFETIME: 7200})
+    settings = Settings.from_config({"OAUTH2_REFRESH_TOKEN_ABSOLUTE_LIFETIME": 7200})
     assert settings.policy_for(_client()) == settings.policy
     policy = settings.policy_for(
         _client(
@@ -177,9 +174,57 @@ def test_client_columns_override_the_app_policy() -> None:
 
 
 def test_negative_client_lifetimes_mean_never_and_no_cap() -> None:
-    settings = Settings.from_config({keys.REFRESH_TOKEN_ABSOLUTE_LIFETIME: 7200})
+    settings = Settings.from_config({"OAUTH2_REFRESH_TOKEN_ABSOLUTE_LIFETIME": 7200})
     policy = settings.policy_for(
         _client(refresh_token_validity_period=-1, refresh_token_absolute_lifetime=-1)
     )
     assert policy.refresh_token_validity_period is None
     assert policy.refresh_token_absolute_lifetime is None
+
+
+# -- the settings table drives the rest -----------------------------------------
+
+
+def test_token_policy_has_one_field_per_per_client_setting() -> None:
+    fields = [f.name for f in dataclasses.fields(TokenPolicy)]
+    assert fields == [s.name for s in PER_CLIENT_SETTINGS]
+
+
+def test_settings_has_one_field_per_app_wide_setting() -> None:
+    fields = [f.name for f in dataclasses.fields(Settings)]
+    assert fields == ["policy"] + [s.name for s in SETTINGS if not s.per_client]
+
+
+def test_every_per_client_setting_is_a_nullable_client_column() -> None:
+    table = default_models(SQLAlchemy()).client.__table__
+    for setting in PER_CLIENT_SETTINGS:
+        column = table.c[setting.name]
+        assert column.nullable, setting.name
+        python_type = per_client_coercion(setting).python_type
+        assert column.type.python_type is python_type, setting.name
+
+
+def test_create_client_has_an_option_per_per_client_setting() -> None:
+    options = {
+        option
+        for param in cli.create_client.params
+        for option in (*param.opts, *param.secondary_opts)
+    }
+    for setting in PER_CLIENT_SETTINGS:
+        assert f"--{setting.cli_option}" in options, setting.name
+        if isinstance(setting.coerce, Flag):
+            assert f"--no-{setting.cli_option}" in options, setting.name
+
+
+def test_readme_table_lists_every_setting_with_its_default() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for setting in SETTINGS:
+        default = setting.default
+        shown = f'"{default}"' if isinstance(default, str) else repr(default)
+        row = f"| `{setting.key}` | `{shown}` | {setting.unit} | {setting.doc} |"
+        assert row in readme, setting.key
+
+
+def test_keys_and_names_are_unique() -> None:
+    assert len({s.key for s in SETTINGS}) == len(SETTINGS)
+    assert len({s.name for s in SETTINGS}) == len(SETTINGS)

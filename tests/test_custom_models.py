@@ -59,7 +59,8 @@ def test_models_built_from_the_mixins_with_extra_columns(
     def authenticate_user(username: str, password: str) -> Any:
         return User() if (username, password) == ("u", "p") else None
 
-    RefreshGrant().init_app(
+    oauth = RefreshGrant()
+    oauth.init_app(
         app,
         db=db,
         models=Models(
@@ -74,7 +75,7 @@ def test_models_built_from_the_mixins_with_extra_columns(
     )
     with app.app_context():
         db.create_all()
-        created = RefreshGrant.state().storage.create_client(
+        created = oauth.create_client(
             name="t",
             grant_types=["password", "refresh_token"],
             scope="A",

@@ -567,7 +567,7 @@ def test_demo_client_gets_the_current_redirect_uri(
     moved = make_app(EXAMPLE_BASE_URL="http://127.0.0.1:8000")
     assert demo_credentials(moved)[0] == client_id
     with moved.app_context():
-        client = RefreshGrant.state().storage.get_client(client_id)
+        client = RefreshGrant.state().store.get_client(client_id)
         assert client is not None
         assert client.redirect_uris.split() == [
             BASE_URL + "/callback",

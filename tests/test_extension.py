@@ -14,7 +14,7 @@ from .conftest import FakeClock, build_app
 
 
 def test_state_lives_in_app_extensions(tmp_path: Path) -> None:
-    app, _, _ = build_app(f"sqlite:///{tmp_path / 'a.db'}", FakeClock())
+    app, _, _, _ = build_app(f"sqlite:///{tmp_path / 'a.db'}", FakeClock())
     assert app.extensions["refreshgrant"] is RefreshGrant.state(app)
 
 
@@ -58,7 +58,7 @@ def test_one_extension_object_serves_two_apps_with_different_config(
 
 
 def test_default_models_are_built_once_per_db(tmp_path: Path) -> None:
-    from flask_refreshgrant import default_models
+    from flask_refreshgrant.models import default_models
 
     db = SQLAlchemy()
     assert default_models(db) is default_models(db)

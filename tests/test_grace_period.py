@@ -10,9 +10,7 @@ import pytest
 
 from flask_refreshgrant import ConfigurationError
 
-from .conftest import Harness
-from .test_refresh_grant import INVALID_REFRESH, refresh_row
-from .test_storage import all_stored_text
+from .conftest import INVALID_REFRESH, Harness, all_stored_text, refresh_row
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ import sqlalchemy as sa
 
 from flask_refreshgrant import RefreshGrant
 
-from .conftest import Harness
-from .test_refresh_grant import INVALID_REFRESH, refresh_row
+from .conftest import INVALID_REFRESH, Harness, refresh_row
 
 
 def counts(h: Harness) -> tuple[int, int]:

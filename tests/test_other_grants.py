@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
+from flask_refreshgrant import ClientRegistrationError, RefreshGrant
+
 from .conftest import Harness
 
 
@@ -74,7 +78,10 @@ def test_scope_the_server_does_not_support_is_invalid_scope(
 ) -> None:
     h = make_harness(OAUTH2_SCOPES_SUPPORTED=["PRODUCTION"])
     h.create_user()
-    client = h.create_client(scope="PRODUCTION SANDBOX")
+    with pytest.raises(ClientRegistrationError, match="SANDBOX"):
+        h.create_client(scope="PRODUCTION SANDBOX")
+    # Registered before the server stopped supporting SANDBOX:
+    client = h.create_client_unchecked(("password",), "PRODUCTION SANDBOX")
     response = h.password_grant(client, scope="SANDBOX")
     assert response.status_code == 400
     assert response.json is not None
@@ -84,8 +91,6 @@ def test_scope_the_server_does_not_support_is_invalid_scope(
 def test_password_grant_absent_without_authenticate_user(
     make_harness: Callable[..., Harness],
 ) -> None:
-    from flask_refreshgrant import RefreshGrant
-
     h = make_harness()
     with h.app.app_context():
         server = RefreshGrant.state().server
@@ -107,7 +112,11 @@ def test_client_credentials_never_get_a_refresh_token(harness: Harness) -> None:
 
 
 def test_public_client_cannot_use_client_credentials(harness: Harness) -> None:
-    client = harness.create_client(grant_types=("client_credentials",), public=True)
+    with pytest.raises(ClientRegistrationError, match="client_credentials"):
+        harness.create_client(grant_types=("client_credentials",), public=True)
+    client = harness.create_client_unchecked(
+        ("client_credentials",), "PRODUCTION", public=True
+    )
     response = harness.token({"grant_type": "client_credentials"}, client)
     assert response.status_code in (400, 401)
     assert response.json is not None

@@ -137,8 +137,8 @@ def relayed_postgres() -> Iterator[tuple[Relay, str]]:
 
 def harness_for(url: str, **config: Any) -> Harness:
     clock = FakeClock()
-    app, db, user_model = build_app(url, clock, config)
-    h = Harness(app, db, user_model, app.test_client(), clock)
+    app, db, oauth, user_model = build_app(url, clock, config)
+    h = Harness(app, db, oauth, user_model, app.test_client(), clock)
     h.create_user()
     return h
 

@@ -6,36 +6,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import sqlalchemy as sa
+from flask_refreshgrant import ClientCredentials
 
-from flask_refreshgrant import RefreshGrant
-from flask_refreshgrant.security import token_digest
-from flask_refreshgrant.storage import NewClient
-
-from .conftest import START, Harness
-
-INVALID_REFRESH = {
-    "error": "invalid_grant",
-    "error_description": "The refresh token is invalid, expired or revoked.",
-}
+from .conftest import INVALID_REFRESH, START, Harness, refresh_row
 
 
 def first_tokens(
-    h: Harness, client: NewClient, scope: str | None = None
+    h: Harness, client: ClientCredentials, scope: str | None = None
 ) -> dict[str, Any]:
     response = h.password_grant(client, **({} if scope is None else {"scope": scope}))
     assert response.status_code == 200, response.json
     assert isinstance(response.json, dict)
     return response.json
-
-
-def refresh_row(h: Harness, refresh_token: str) -> dict[str, object]:
-    with h.app.app_context():
-        model = RefreshGrant.state().models.refresh_token
-        row = h.db.session.scalars(
-            sa.select(model).where(model.digest == token_digest(refresh_token))
-        ).one()
-        return {c.name: getattr(row, c.key) for c in model.__table__.columns}
 
 
 # -- renewal on (the default) -------------------------------------------------

@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
-
-from blinker import Signal
+from collections.abc import Callable
 
 from flask_refreshgrant import signals
 
-from .conftest import Harness
-
-
-@contextmanager
-def listen_to(signal: Signal) -> Iterator[list[dict[str, Any]]]:
-    """Collect the keyword arguments of every send of ``signal``."""
-    calls: list[dict[str, Any]] = []
-
-    def receiver(sender: object, **kwargs: Any) -> None:
-        calls.append(kwargs)
-
-    signal.connect(receiver)
-    try:
-        yield calls
-    finally:
-        signal.disconnect(receiver)
+from .conftest import Harness, listen_to
 
 
 def test_reusing_a_rotated_token_revokes_the_whole_family(harness: Harness) -> None:

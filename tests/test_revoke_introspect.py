@@ -8,15 +8,14 @@ from typing import Any
 import pytest
 from werkzeug.test import TestResponse
 
-from flask_refreshgrant import signals
-from flask_refreshgrant.storage import NewClient
+from flask_refreshgrant import ClientCredentials, signals
 
-from .conftest import START, Harness, basic_auth
-from .test_refresh_grant import INVALID_REFRESH
-from .test_reuse_and_signals import listen_to
+from .conftest import INVALID_REFRESH, START, Harness, basic_auth, listen_to
 
 
-def post(h: Harness, endpoint: str, client: NewClient, **form: str) -> TestResponse:
+def post(
+    h: Harness, endpoint: str, client: ClientCredentials, **form: str
+) -> TestResponse:
     headers = {}
     data = dict(form)
     if client.client_secret is None:
@@ -26,7 +25,7 @@ def post(h: Harness, endpoint: str, client: NewClient, **form: str) -> TestRespo
     return h.client.post(f"/oauth2/{endpoint}", data=data, headers=headers)
 
 
-def grant(h: Harness, client: NewClient) -> dict[str, Any]:
+def grant(h: Harness, client: ClientCredentials) -> dict[str, Any]:
     body = h.password_grant(client).json
     assert isinstance(body, dict)
     return body
@@ -198,7 +197,7 @@ def test_endpoints_refuse_bad_requests_in_json(harness: Harness, endpoint: str) 
 
 
 def introspect(
-    h: Harness, client: NewClient, token: str, **extra: str
+    h: Harness, client: ClientCredentials, token: str, **extra: str
 ) -> dict[str, Any]:
     response = post(h, "introspect", client, token=token, **extra)
     assert response.status_code == 200

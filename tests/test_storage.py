@@ -8,36 +8,27 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from flask_refreshgrant import RefreshGrant
+from flask_refreshgrant import ClientCredentials, RefreshGrant
 from flask_refreshgrant.models import RefreshTokenMixin
 from flask_refreshgrant.security import generate_token, token_digest
-from flask_refreshgrant.storage import IssuedTokens, NewClient, Storage
+from flask_refreshgrant.store.rows import IssuedTokens
+from flask_refreshgrant.store.tokens import TokenStore
 
-from .conftest import Harness
-
-
-def all_stored_text(h: Harness) -> str:
-    """Every value of every row of every table, as one string."""
-    with h.app.app_context():
-        chunks: list[str] = []
-        for table in h.db.metadata.sorted_tables:
-            for row in h.db.session.execute(sa.select(table)):
-                chunks.extend(str(value) for value in row)
-        return "\n".join(chunks)
+from .conftest import Harness, all_stored_text
 
 
 @contextmanager
 def stored_refresh_token(
-    harness: Harness, client: NewClient
-) -> Iterator[tuple[Storage, RefreshTokenMixin]]:
+    harness: Harness, client: ClientCredentials
+) -> Iterator[tuple[TokenStore, RefreshTokenMixin]]:
     """A fresh grant's refresh token as storage reads it, in an app context."""
     first = harness.password_grant(client).json
     assert first is not None
     with harness.app.app_context():
-        storage = RefreshGrant.state().storage
-        token = storage.find_refresh_token(first["refresh_token"])
+        store = RefreshGrant.state().store
+        token = store.find_refresh_token(first["refresh_token"])
         assert token is not None
-        yield storage, token
+        yield store, token
 
 
 def new_tokens(*, renewed: bool) -> IssuedTokens:
@@ -119,13 +110,13 @@ def test_every_refresh_row_records_its_family_and_times(harness: Harness) -> Non
 def test_a_rotation_that_lost_the_race_writes_nothing(harness: Harness) -> None:
     """``Storage.rotate`` on a token already rotated (by a concurrent request,
     say) returns False and leaves every table as it was."""
-    with stored_refresh_token(harness, harness.create_client()) as (storage, old):
-        now = storage.now()
+    with stored_refresh_token(harness, harness.create_client()) as (store, old):
+        now = int(harness.clock.now)
         renewed = new_tokens(renewed=True)
-        assert storage.rotate(old, renewed, now=now, expires_at=now + 60)
+        assert store.rotate(old, renewed, now=now, expires_at=now + 60)
         before = all_stored_text(harness)
         again = new_tokens(renewed=True)
-        assert not storage.rotate(old, again, now=now + 1, expires_at=now + 61)
+        assert not store.rotate(old, again, now=now + 1, expires_at=now + 61)
         assert all_stored_text(harness) == before
 
 
@@ -177,9 +168,9 @@ def test_no_access_token_for_a_refresh_token_revoked_since_it_was_read(
     still live at the write, so a revocation that lands between the
     request's read and its write leaves nothing behind."""
     client = harness.create_client(renew_refresh_token=False)
-    with stored_refresh_token(harness, client) as (storage, read):
-        storage.revoke_family(read.family_id, now=storage.now())
+    with stored_refresh_token(harness, client) as (store, read):
+        store.revoke_family(read.family_id, now=int(harness.clock.now))
         before = all_stored_text(harness)
         issued = new_tokens(renewed=False)
-        assert not storage.issue_access_token(read, issued, now=storage.now())
+        assert not store.issue_access_token(read, issued, now=int(harness.clock.now))
         assert all_stored_text(harness) == before

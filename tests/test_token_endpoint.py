@@ -9,7 +9,7 @@ import base64
 import pytest
 from werkzeug.test import TestResponse
 
-from flask_refreshgrant.storage import NewClient
+from flask_refreshgrant import ClientCredentials
 
 from .conftest import Harness, basic_auth
 
@@ -24,7 +24,7 @@ def assert_oauth_error(response: TestResponse, status: int, error: str) -> None:
 
 
 @pytest.fixture
-def live(harness: Harness) -> tuple[Harness, NewClient, str]:
+def live(harness: Harness) -> tuple[Harness, ClientCredentials, str]:
     """A client and a refresh token that every test checks still works after."""
     client = harness.create_client()
     response = harness.password_grant(client)
@@ -32,7 +32,9 @@ def live(harness: Harness) -> tuple[Harness, NewClient, str]:
     return harness, client, response.json["refresh_token"]
 
 
-def still_works(harness: Harness, client: NewClient, refresh_token: str) -> None:
+def still_works(
+    harness: Harness, client: ClientCredentials, refresh_token: str
+) -> None:
     response = harness.refresh(client, refresh_token)
     assert response.status_code == 200, response.json
 
@@ -44,7 +46,9 @@ def test_methods_other_than_post(harness: Harness, method: str) -> None:
     assert response.headers["Allow"] == "POST"
 
 
-def test_json_body_is_invalid_request(live: tuple[Harness, NewClient, str]) -> None:
+def test_json_body_is_invalid_request(
+    live: tuple[Harness, ClientCredentials, str],
+) -> None:
     h, client, token = live
     response = h.client.post(
         "/oauth2/token",
@@ -56,7 +60,7 @@ def test_json_body_is_invalid_request(live: tuple[Harness, NewClient, str]) -> N
 
 
 def test_multipart_body_is_invalid_request(
-    live: tuple[Harness, NewClient, str],
+    live: tuple[Harness, ClientCredentials, str],
 ) -> None:
     h, client, token = live
     response = h.client.post(
@@ -71,7 +75,7 @@ def test_multipart_body_is_invalid_request(
 
 @pytest.mark.parametrize("parameter", ["grant_type", "refresh_token", "client_secret"])
 def test_parameters_in_the_query_are_invalid_request(
-    live: tuple[Harness, NewClient, str], parameter: str
+    live: tuple[Harness, ClientCredentials, str], parameter: str
 ) -> None:
     h, client, token = live
     query = {
@@ -88,7 +92,9 @@ def test_parameters_in_the_query_are_invalid_request(
     still_works(h, client, token)
 
 
-def test_query_only_request_is_refused(live: tuple[Harness, NewClient, str]) -> None:
+def test_query_only_request_is_refused(
+    live: tuple[Harness, ClientCredentials, str],
+) -> None:
     h, client, token = live
     response = h.client.post(
         "/oauth2/token",
@@ -101,7 +107,7 @@ def test_query_only_request_is_refused(live: tuple[Harness, NewClient, str]) -> 
 
 @pytest.mark.parametrize("parameter", ["grant_type", "refresh_token", "scope", 'x y"'])
 def test_repeated_parameter_is_invalid_request(
-    live: tuple[Harness, NewClient, str], parameter: str
+    live: tuple[Harness, ClientCredentials, str], parameter: str
 ) -> None:
     h, client, token = live
     body = f"grant_type=refresh_token&refresh_token={token}&{parameter}=a&{parameter}=b"
@@ -139,7 +145,7 @@ def test_repeated_parameter_is_invalid_request(
     ],
 )
 def test_malformed_bodies_get_a_json_error(
-    live: tuple[Harness, NewClient, str], body: bytes
+    live: tuple[Harness, ClientCredentials, str], body: bytes
 ) -> None:
     h, client, token = live
     response = h.client.post(
@@ -173,7 +179,7 @@ def test_malformed_bodies_get_a_json_error(
     ids=["non-utf8", "not-base64", "no-colon", "empty", "bare", "no-id", "nul"],
 )
 def test_broken_basic_header_is_invalid_client_401(
-    live: tuple[Harness, NewClient, str], header: str
+    live: tuple[Harness, ClientCredentials, str], header: str
 ) -> None:
     h, client, token = live
     response = h.client.post(
@@ -187,7 +193,7 @@ def test_broken_basic_header_is_invalid_client_401(
 
 
 def test_wrong_secret_with_basic_is_401_with_www_authenticate(
-    live: tuple[Harness, NewClient, str],
+    live: tuple[Harness, ClientCredentials, str],
 ) -> None:
     h, client, token = live
     response = h.client.post(
@@ -200,7 +206,9 @@ def test_wrong_secret_with_basic_is_401_with_www_authenticate(
     still_works(h, client, token)
 
 
-def test_unknown_client_with_basic_is_401(live: tuple[Harness, NewClient, str]) -> None:
+def test_unknown_client_with_basic_is_401(
+    live: tuple[Harness, ClientCredentials, str],
+) -> None:
     h, _, token = live
     response = h.client.post(
         "/oauth2/token",
@@ -210,7 +218,9 @@ def test_unknown_client_with_basic_is_401(live: tuple[Harness, NewClient, str]) 
     assert_oauth_error(response, 401, "invalid_client")
 
 
-def test_wrong_secret_in_body_is_400(live: tuple[Harness, NewClient, str]) -> None:
+def test_wrong_secret_in_body_is_400(
+    live: tuple[Harness, ClientCredentials, str],
+) -> None:
     h, client, token = live
     response = h.client.post(
         "/oauth2/token",
@@ -226,7 +236,9 @@ def test_wrong_secret_in_body_is_400(live: tuple[Harness, NewClient, str]) -> No
     still_works(h, client, token)
 
 
-def test_no_client_authentication_at_all(live: tuple[Harness, NewClient, str]) -> None:
+def test_no_client_authentication_at_all(
+    live: tuple[Harness, ClientCredentials, str],
+) -> None:
     h, client, token = live
     response = h.client.post(
         "/oauth2/token", data={"grant_type": "refresh_token", "refresh_token": token}
@@ -236,7 +248,7 @@ def test_no_client_authentication_at_all(live: tuple[Harness, NewClient, str]) -
 
 
 def test_confidential_client_cannot_pose_as_public(
-    live: tuple[Harness, NewClient, str],
+    live: tuple[Harness, ClientCredentials, str],
 ) -> None:
     h, client, token = live
     response = h.client.post(
@@ -252,7 +264,7 @@ def test_confidential_client_cannot_pose_as_public(
 
 
 def test_two_authentication_methods_at_once(
-    live: tuple[Harness, NewClient, str],
+    live: tuple[Harness, ClientCredentials, str],
 ) -> None:
     h, client, token = live
     response = h.client.post(
@@ -273,14 +285,14 @@ def test_two_authentication_methods_at_once(
     "grant_type", ["implicit", "token", "urn:x", "", "authorization"]
 )
 def test_unsupported_grant_type(
-    live: tuple[Harness, NewClient, str], grant_type: str
+    live: tuple[Harness, ClientCredentials, str], grant_type: str
 ) -> None:
     h, client, _ = live
     response = h.token({"grant_type": grant_type}, client)
     assert_oauth_error(response, 400, "unsupported_grant_type")
 
 
-def test_missing_grant_type(live: tuple[Harness, NewClient, str]) -> None:
+def test_missing_grant_type(live: tuple[Harness, ClientCredentials, str]) -> None:
     h, client, token = live
     response = h.token({"refresh_token": token}, client)
     assert response.status_code == 400
@@ -290,7 +302,7 @@ def test_missing_grant_type(live: tuple[Harness, NewClient, str]) -> None:
 
 
 def test_plain_http_to_a_non_loopback_host_is_refused_cleanly(
-    live: tuple[Harness, NewClient, str],
+    live: tuple[Harness, ClientCredentials, str],
 ) -> None:
     h, client, token = live
     response = h.token(

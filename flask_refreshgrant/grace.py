@@ -1,4 +1,4 @@
-"""The grace period's replay copy of a token response, sealed with a key derived
+"""The grace period: the replay copy of a token response, sealed with a key derived
 from the app's ``SECRET_KEY``.
 
 Within ``OAUTH2_REFRESH_TOKEN_GRACE_PERIOD`` after a rotation, the rotated-out
@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .errors import ConfigurationError
+from .models import RefreshTokenMixin
 
 _INFO = b"flask-refreshgrant grace-period replay v1"
 
@@ -61,4 +62,27 @@ def unseal(secret_key: object, sealed: str) -> dict[str, Any] | None:
     except InvalidToken:
         return None
     response: dict[str, Any] = json.loads(data)
+    return response
+
+
+def replayed_response(
+    token: RefreshTokenMixin, *, now: int, grace_period: int, secret_key: object
+) -> dict[str, Any] | None:
+    """The identical response ``token``'s rotation returned, if the grace
+    period after it still runs and its successor has not been used.
+
+    Lifetimes in it are counted down; nothing new is issued, so the grant
+    never has two live refresh tokens.
+    """
+    if token.replay is None or token.rotated_at is None or token.is_revoked():
+        return None
+    elapsed = now - token.rotated_at
+    if elapsed >= grace_period:
+        return None
+    response = unseal(secret_key, token.replay)
+    if response is None:  # SECRET_KEY changed since: nothing to replay
+        return None
+    for key in ("expires_in", "refresh_token_expires_in"):
+        if key in response:
+            response[key] = max(0, response[key] - elapsed)
     return response

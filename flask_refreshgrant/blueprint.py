@@ -15,10 +15,10 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
-from .authorize import authorization_request
-from .responses import database_unavailable, json_error
-from .server import MAX_TOKEN_REQUEST_BYTES
+from .authorization_request import AuthorizationRequest
+from .http_errors import database_unavailable, json_error
 from .state import state
+from .token_request import MAX_TOKEN_REQUEST_BYTES
 
 blueprint = Blueprint("refreshgrant", __name__)
 #: Mounted at the application root, whatever ``OAUTH2_URL_PREFIX`` says.
@@ -64,7 +64,7 @@ def authorize() -> ResponseReturnValue:
     if app_state.authorize is None:
         return json_error(404, "invalid_request", "No authorization endpoint here.")
     try:
-        authorization = authorization_request(app_state.server)
+        authorization = AuthorizationRequest(app_state.server)
     except OAuth2Error as error:
         # A redirect back to the client when its redirect URI is known to be
         # good (RFC 6749 §4.1.2.1), else a JSON error to the user agent.
@@ -104,7 +104,7 @@ def authorization_server_metadata() -> Response:
 @blueprint.errorhandler(PoolTimeoutError)
 def database_error(error: Exception) -> Response:
     """The database is down, unreachable or locked."""
-    return database_unavailable(error)
+    return database_unavailable(error, state().store.rollback)
 
 
 @blueprint.errorhandler(HTTPException)

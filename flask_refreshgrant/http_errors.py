@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 from authlib.consts import default_json_headers
 from flask import Response, current_app, json
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-
-from .state import state
 
 #: Seconds a client is told to wait when the database cannot be reached.
 RETRY_AFTER_SECONDS = 5
@@ -30,12 +29,13 @@ def json_error(
     return response
 
 
-def database_unavailable(error: Exception) -> Response:
+def database_unavailable(error: Exception, rollback: Callable[[], None]) -> Response:
     """``503 temporarily_unavailable``: every write is one transaction, rolled
-    back on error, so nothing was half-written and the client may retry."""
+    back on error (``rollback`` ends the one the error left open), so nothing
+    was half-written and the client may retry."""
     current_app.logger.warning("OAuth 2.0: database unavailable: %s", error)
     with contextlib.suppress(Exception):
-        state().storage.session.rollback()
+        rollback()
     return json_error(
         503,
         "temporarily_unavailable",

@@ -1,4 +1,5 @@
-"""Every query the extension makes: the one home of atomicity.
+"""What the grants and endpoints read and write per request: the one home of
+atomicity.
 
 Rotation is one transaction: a conditional ``UPDATE … WHERE rotated_at IS NULL
 AND revoked_at IS NULL`` checked by its row count, then the successor's insert,
@@ -9,57 +10,27 @@ database's own row locking decides, never a lock held in one Python process.
 
 from __future__ import annotations
 
-import dataclasses
-import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.engine import CursorResult, Dialect
+from sqlalchemy import update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Executable
 
-from .models import (
+from ..models import (
     AccessTokenMixin,
     AuthorizationCodeMixin,
     ClientMixin,
     Models,
     RefreshTokenMixin,
 )
-from .security import generate_client_id, generate_token, token_digest
+from ..security import token_digest
+from . import rows
+from .base import StoreBase, rowcount
+from .rows import IssuedTokens
 from .statements import Statements
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
-
-
-@dataclasses.dataclass(frozen=True)
-class IssuedTokens:
-    """What a grant hands to storage: the clear tokens, never stored as such."""
-
-    access_token: str
-    refresh_token: str | None
-    scope: str
-    access_token_expires_in: int
-
-
-@dataclasses.dataclass(frozen=True)
-class PurgeCounts:
-    """What ``purge`` deleted or cleared."""
-
-    access_tokens: int
-    refresh_tokens: int
-    authorization_codes: int
-    replays: int
-
-
-@dataclasses.dataclass(frozen=True)
-class NewClient:
-    """A freshly registered client's id and secret (shown once, never stored)."""
-
-    client_id: str
-    client_secret: str | None
 
 
 _Digested = TypeVar(
@@ -72,79 +43,25 @@ _Digested = TypeVar(
 _LOADED_CLIENT = "flask_refreshgrant.loaded_client"
 
 
-def new_family_id() -> str:
-    return secrets.token_hex(16)
+class TokenStore(StoreBase):
+    """Tokens and codes: lookups by digest, issuing, rotation, revocation."""
 
-
-#: A row to insert: its model and its column values.
-_Row = tuple[type[Any], dict[str, Any]]
-
-
-def _prefixed(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` as statement parameters named ``prefix<column>``."""
-    return {f"{prefix}{name}": value for name, value in values.items()}
-
-
-def _rowcount(
-    session: Session, statement: Executable, params: dict[str, Any] | None = None
-) -> int:
-    """Run a bulk UPDATE or DELETE; how many rows it touched."""
-    result = session.execute(
-        statement, params, execution_options={"synchronize_session": False}
-    )
-    return cast(CursorResult[Any], result).rowcount
-
-
-class Storage:
-    """Queries over one app's models, on the user's ``db`` session."""
-
-    def __init__(
-        self, db: SQLAlchemy, models: Models, clock: Callable[[], float]
-    ) -> None:
-        self.db = db
-        self.models = models
-        self._clock = clock
+    def __init__(self, db: SQLAlchemy, models: Models) -> None:
+        super().__init__(db, models)
         self.statements = Statements(models)
 
-    def _insert(self, session: Session, rows: list[_Row]) -> None:
+    def _insert(self, session: Session, new_rows: list[rows.Row]) -> None:
         """Plain INSERTs: a short write transaction holds SQLite's write lock
         for less time than the ORM's unit of work would."""
-        for model, values in rows:
+        for model, values in new_rows:
             session.execute(self.statements.insert[model], values)
-
-    @property
-    def session(self) -> Session:
-        return cast(Session, self.db.session)
-
-    def _dialect(self, session: Session) -> Dialect:
-        """The dialect of the database the token tables live in."""
-        return session.get_bind(mapper=self.models.refresh_token).dialect
-
-    def _current_session(self) -> Session:
-        """The scoped session's current ``Session`` itself (not the proxy)."""
-        return cast(Session, self.db.session())
-
-    def now(self) -> int:
-        """The app's clock, in whole seconds."""
-        return int(self._clock())
-
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """Commit on success, roll back on any error (and re-raise it)."""
-        session = self.session
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
 
     # -- clients -------------------------------------------------------------
 
     def get_client(self, client_id: str) -> ClientMixin | None:
         """The client ``client_id``; no query when the current transaction
         already loaded it (see :meth:`find_refresh_token_and_client`)."""
-        session = self._current_session()
+        session = self.current_session()
         loaded = session.info.get(_LOADED_CLIENT)
         if (
             loaded is not None
@@ -155,33 +72,6 @@ class Storage:
         return session.scalars(
             self.statements.client_by_id, {"value": client_id}
         ).first()
-
-    def create_client(
-        self,
-        *,
-        name: str,
-        grant_types: list[str],
-        scope: str,
-        redirect_uris: list[str] | None = None,
-        public: bool = False,
-        **overrides: Any,
-    ) -> NewClient:
-        """Register a client; a confidential one gets a server-generated secret."""
-        secret = None if public else generate_token()
-        client = self.models.client(
-            client_id=generate_client_id(),
-            client_secret_digest=None if secret is None else token_digest(secret),
-            client_name=name,
-            grant_types=" ".join(dict.fromkeys(grant_types)),
-            scope=" ".join(dict.fromkeys(scope.split())),
-            redirect_uris=" ".join(redirect_uris or []),
-            created_at=self.now(),
-            **overrides,
-        )
-        client_id = client.client_id
-        with self.transaction() as session:
-            session.add(client)
-        return NewClient(client_id=client_id, client_secret=secret)
 
     # -- lookups -------------------------------------------------------------
 
@@ -203,7 +93,7 @@ class Storage:
         transaction, so authenticating it costs no second round trip. A
         token whose client no longer exists is not found.
         """
-        session = self._current_session()
+        session = self.current_session()
         row = session.execute(
             self.statements.refresh_token_and_client, {"value": token_digest(token)}
         ).first()
@@ -217,82 +107,6 @@ class Storage:
         return self._by_digest(self.models.access_token, token)
 
     # -- issuing -------------------------------------------------------------
-
-    def _access_token_row(
-        self,
-        issued: IssuedTokens,
-        *,
-        client_id: str,
-        user_id: str | None,
-        grant_type: str,
-        family_id: str | None,
-        now: int,
-    ) -> _Row:
-        return self.models.access_token, {
-            "digest": token_digest(issued.access_token),
-            "client_id": client_id,
-            "user_id": user_id,
-            "scope": issued.scope,
-            "grant_type": grant_type,
-            "family_id": family_id,
-            "issued_at": now,
-            "expires_at": now + issued.access_token_expires_in,
-        }
-
-    def _access_token_for(
-        self, refresh: RefreshTokenMixin, issued: IssuedTokens, *, now: int
-    ) -> _Row:
-        """An access token row of ``refresh``'s family, client and user."""
-        return self._access_token_row(
-            issued,
-            client_id=refresh.client_id,
-            user_id=refresh.user_id,
-            grant_type=refresh.grant_type,
-            family_id=refresh.family_id,
-            now=now,
-        )
-
-    def _new_grant_rows(
-        self,
-        issued: IssuedTokens,
-        *,
-        family_id: str,
-        client_id: str,
-        user_id: str | None,
-        grant_type: str,
-        now: int,
-        refresh_expires_at: int | None,
-    ) -> list[_Row]:
-        rows: list[_Row] = []
-        if issued.refresh_token is not None:
-            rows.append(
-                (
-                    self.models.refresh_token,
-                    {
-                        "digest": token_digest(issued.refresh_token),
-                        "family_id": family_id,
-                        "parent_id": None,
-                        "client_id": client_id,
-                        "user_id": user_id,
-                        "scope": issued.scope,
-                        "grant_type": grant_type,
-                        "issued_at": now,
-                        "family_issued_at": now,
-                        "expires_at": refresh_expires_at,
-                    },
-                )
-            )
-        rows.append(
-            self._access_token_row(
-                issued,
-                client_id=client_id,
-                user_id=user_id,
-                grant_type=grant_type,
-                family_id=family_id if issued.refresh_token is not None else None,
-                now=now,
-            )
-        )
-        return rows
 
     def issue_new_grant(
         self,
@@ -309,8 +123,9 @@ class Storage:
         A refresh token starts a new family, whose id is returned (``None``
         without a refresh token).
         """
-        family_id = new_family_id()
-        rows = self._new_grant_rows(
+        family_id = rows.new_family_id()
+        new_rows = rows.new_grant_rows(
+            self.models,
             issued,
             family_id=family_id,
             client_id=client_id,
@@ -320,7 +135,7 @@ class Storage:
             refresh_expires_at=refresh_expires_at,
         )
         with self.transaction() as session:
-            self._insert(session, rows)
+            self._insert(session, new_rows)
         return family_id if issued.refresh_token is not None else None
 
     # -- authorization codes -------------------------------------------------
@@ -369,8 +184,9 @@ class Storage:
         used (by a concurrent request, say): nothing is written then.
         """
         model = self.models.authorization_code
-        family_id = new_family_id()
-        rows = self._new_grant_rows(
+        family_id = rows.new_family_id()
+        new_rows = rows.new_grant_rows(
+            self.models,
             issued,
             family_id=family_id,
             client_id=code.client_id,
@@ -380,7 +196,7 @@ class Storage:
             refresh_expires_at=refresh_expires_at,
         )
         with self.transaction() as session:
-            used = _rowcount(
+            used = rowcount(
                 session,
                 update(model)
                 .where(model.id == code.id, model.used_at.is_(None))
@@ -389,7 +205,7 @@ class Storage:
             if used != 1:
                 session.rollback()
                 return None
-            self._insert(session, rows)
+            self._insert(session, new_rows)
         return family_id
 
     def rotate(
@@ -425,7 +241,7 @@ class Storage:
             "family_issued_at": old.family_issued_at,
             "expires_at": expires_at,
         }
-        _, access = self._access_token_for(old, issued, now=now)
+        _, access = rows.access_token_for(self.models, old, issued, now=now)
         retire = {"retire_id": old.id, "retire_now": now, "retire_replay": replay}
         # Only a rotation that keeps a replay ends its parent's window early;
         # without one, the parent's replay (if any) is already too old to be
@@ -433,7 +249,7 @@ class Storage:
         end_parent = replay is not None and old.parent_id is not None
         with self.transaction() as session:
             one_statement = self.statements.one_statement_rotation(
-                self._dialect(session),
+                self.dialect(session),
                 end_parent_replay=end_parent,
                 successor=tuple(successor),
                 access=tuple(access),
@@ -442,8 +258,8 @@ class Storage:
                 params = {
                     **retire,
                     "retire_parent_id": old.parent_id,
-                    **_prefixed("successor_", successor),
-                    **_prefixed("access_", access),
+                    **rows.prefixed("successor_", successor),
+                    **rows.prefixed("access_", access),
                 }
                 retired = session.execute(one_statement, params).first() is not None
             else:
@@ -466,10 +282,10 @@ class Storage:
     ) -> bool:
         """The rotation as separate statements: the conditional UPDATE,
         checked by its row count, then the INSERTs."""
-        if _rowcount(session, self.statements.retire, retire) != 1:
+        if rowcount(session, self.statements.retire, retire) != 1:
             return False
         if parent_id is not None:
-            _rowcount(
+            rowcount(
                 session,
                 self.statements.end_parent_replay,
                 {"retire_parent_id": parent_id},
@@ -483,7 +299,7 @@ class Storage:
         )
         return True
 
-    def reload(self, token: RefreshTokenMixin) -> None:
+    def reload(self, token: RefreshTokenMixin | AuthorizationCodeMixin) -> None:
         """Read ``token``'s row again, as committed by other transactions."""
         self.session.refresh(token)
 
@@ -495,13 +311,13 @@ class Storage:
         Returns ``False``, and stores nothing, when ``refresh`` was revoked (or
         rotated out) by the time of the write, since it was read.
         """
-        _, access = self._access_token_for(refresh, issued, now=now)
+        _, access = rows.access_token_for(self.models, refresh, issued, now=now)
         with self.transaction() as session:
             statement = self.statements.access_token_if_live(
-                self._dialect(session), tuple(access)
+                self.dialect(session), tuple(access)
             )
             if statement is not None:
-                params = {**_prefixed("access_", access), "refresh_id": refresh.id}
+                params = {**rows.prefixed("access_", access), "refresh_id": refresh.id}
                 result = cast(CursorResult[Any], session.execute(statement, params))
                 issued_one = (
                     result.first() is not None
@@ -524,15 +340,11 @@ class Storage:
 
     # -- revocation ----------------------------------------------------------
 
-    def _drop_replay(self, model: type[Any]) -> dict[str, None]:
-        """A revoked token never replays (SPEC: no grace for revocation)."""
-        return {"replay": None} if model is self.models.refresh_token else {}
-
     def revoke_access_token(self, token: AccessTokenMixin, *, now: int) -> None:
         """Revoke one access token."""
         model = self.models.access_token
         with self.transaction() as session:
-            _rowcount(
+            rowcount(
                 session,
                 update(model)
                 .where(model.id == token.id, model.revoked_at.is_(None))
@@ -544,74 +356,4 @@ class Storage:
 
         Returns how many rows were revoked.
         """
-        return self._revoke(now, family_id=family_id)
-
-    def revoke_all(
-        self, *, now: int, client_id: str | None = None, user_id: str | None = None
-    ) -> int:
-        """Revoke every live token of a client or of a user; how many rows."""
-        criteria = {"client_id": client_id, "user_id": user_id}
-        return self._revoke(now, **{k: v for k, v in criteria.items() if v is not None})
-
-    def _revoke(self, now: int, **columns: str) -> int:
-        """Revoke the live refresh and access tokens whose ``columns`` match."""
-        count = 0
-        with self.transaction() as session:
-            for model in (self.models.refresh_token, self.models.access_token):
-                count += _rowcount(
-                    session,
-                    update(model)
-                    .filter_by(revoked_at=None, **columns)
-                    .values(revoked_at=now, **self._drop_replay(model)),
-                )
-        return count
-
-    # -- maintenance ---------------------------------------------------------
-
-    def purge(self, *, cutoff: int, replay_cutoff: int) -> PurgeCounts:
-        """Delete tokens (and codes) expired or revoked before ``cutoff``.
-
-        A rotated-out refresh token is kept while its family still has a live
-        token, since reuse detection needs it; it goes with the family. Grace
-        replay copies of rotations before ``replay_cutoff`` are cleared.
-        """
-        access, refresh = self.models.access_token, self.models.refresh_token
-        with self.transaction() as session:
-            deleted_access = _rowcount(
-                session,
-                delete(access).where(
-                    or_(access.expires_at <= cutoff, access.revoked_at <= cutoff)
-                ),
-            )
-            dead = or_(
-                refresh.revoked_at <= cutoff,
-                and_(refresh.rotated_at.is_(None), refresh.expires_at <= cutoff),
-            )
-            deleted_refresh = _rowcount(session, delete(refresh).where(dead))
-            live_families = select(refresh.family_id).where(
-                refresh.rotated_at.is_(None), refresh.revoked_at.is_(None)
-            )
-            deleted_refresh += _rowcount(
-                session,
-                delete(refresh).where(
-                    refresh.rotated_at.is_not(None),
-                    refresh.family_id.not_in(live_families),
-                ),
-            )
-            code = self.models.authorization_code
-            codes = _rowcount(session, delete(code).where(code.expires_at <= cutoff))
-            replays = _rowcount(
-                session,
-                update(refresh)
-                .where(refresh.replay.is_not(None), refresh.rotated_at <= replay_cutoff)
-                .values(replay=None),
-            )
-        return PurgeCounts(deleted_access, deleted_refresh, codes, replays)
-
-    def longest_grace_period(self, app_grace_period: int) -> int:
-        """The app's grace period or the longest per-client one."""
-        client = self.models.client
-        longest = self.session.scalar(
-            select(func.max(client.refresh_token_grace_period))
-        )
-        return max(app_grace_period, longest or 0)
+        return self.revoke_matching(now, family_id=family_id)

@@ -16,7 +16,7 @@ from sqlalchemy import Select, Table, bindparam, insert, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Executable
 
-from .models import Models
+from ..models import Models
 
 
 def _python_side_defaults(

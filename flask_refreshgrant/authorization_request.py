@@ -19,22 +19,26 @@ same URL) and returns a response::
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from authlib.oauth2.rfc6749.errors import OAuth2Error
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from flask import Response
+from flask import request as flask_request
 from flask.typing import ResponseReturnValue
 
-if TYPE_CHECKING:
-    from .server import AuthorizationServer
+from .protocols import ConsentServer
 
 
 class AuthorizationRequest:
     """A validated authorization request, waiting for the user's decision."""
 
-    def __init__(self, server: AuthorizationServer, grant: Any) -> None:
+    def __init__(self, server: ConsentServer) -> None:
+        """Validate the current request; raises :class:`OAuth2Error` if it
+        is invalid. RFC 6749 §3.1: its parameters come in the query (and a
+        consent form posts back to the same URL)."""
         self._server = server
-        self._grant = grant
+        self._request = FlaskOAuth2Request(flask_request)
+        self._grant = server.get_consent_grant(self._request, end_user=None)
 
     @property
     def client_id(self) -> str:
@@ -68,22 +72,9 @@ class AuthorizationRequest:
 
     def _respond(self, user: Any) -> Response:
         response: Response = self._server.create_authorization_response(
-            grant=self._grant, grant_user=user
+            self._request, grant=self._grant, grant_user=user
         )
         return response
 
 
 AuthorizeView = Callable[[AuthorizationRequest], ResponseReturnValue]
-
-
-def authorization_request(server: AuthorizationServer) -> AuthorizationRequest:
-    """Validate the current request; raises :class:`OAuth2Error` if it is invalid."""
-    return AuthorizationRequest(server, server.get_consent_grant(end_user=None))
-
-
-__all__ = [
-    "AuthorizationRequest",
-    "AuthorizeView",
-    "OAuth2Error",
-    "authorization_request",
-]

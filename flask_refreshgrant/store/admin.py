@@ -1,0 +1,132 @@
+"""Administration: client registration, revocation by client or user, purge.
+
+Nothing here runs on the token endpoint's hot path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+
+from ..security import generate_client_id, generate_token, token_digest
+from .base import StoreBase, rowcount
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientCredentials:
+    """A client's id and, for a confidential client, its secret: shown once,
+    never stored in clear (``None`` for a public client)."""
+
+    client_id: str
+    client_secret: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class PurgeCounts:
+    """What ``purge`` deleted or cleared."""
+
+    access_tokens: int
+    refresh_tokens: int
+    authorization_codes: int
+    replays: int
+
+
+class AdminStore(StoreBase):
+    """Operators' reads and writes over one app's models."""
+
+    def create_client(
+        self,
+        *,
+        name: str,
+        grant_types: list[str],
+        scope: str,
+        redirect_uris: list[str],
+        public: bool,
+        now: int,
+        settings: dict[str, Any],
+    ) -> ClientCredentials:
+        """Register a client; a confidential one gets a server-generated secret.
+
+        ``settings`` are per-client setting columns (``None``: inherit).
+        """
+        secret = None if public else generate_token()
+        client = self.models.client(
+            client_id=generate_client_id(),
+            client_secret_digest=None if secret is None else token_digest(secret),
+            client_name=name,
+            grant_types=" ".join(dict.fromkeys(grant_types)),
+            scope=" ".join(dict.fromkeys(scope.split())),
+            redirect_uris=" ".join(redirect_uris),
+            created_at=now,
+            **settings,
+        )
+        client_id = client.client_id
+        with self.transaction() as session:
+            session.add(client)
+        return ClientCredentials(client_id=client_id, client_secret=secret)
+
+    def client_exists(self, client_id: str) -> bool:
+        client = self.models.client
+        found = self.session.scalar(
+            select(client.id).where(client.client_id == client_id)
+        )
+        return found is not None
+
+    def revoke_all(
+        self, *, now: int, client_id: str | None = None, user_id: str | None = None
+    ) -> int:
+        """Revoke every live token of a client or of a user; how many rows."""
+        criteria = {"client_id": client_id, "user_id": user_id}
+        return self.revoke_matching(
+            now, **{k: v for k, v in criteria.items() if v is not None}
+        )
+
+    def purge(self, *, cutoff: int, replay_cutoff: int) -> PurgeCounts:
+        """Delete tokens (and codes) expired or revoked before ``cutoff``.
+
+        A rotated-out refresh token is kept while its family still has a live
+        token, since reuse detection needs it; it goes with the family. Grace
+        replay copies of rotations before ``replay_cutoff`` are cleared.
+        """
+        access, refresh = self.models.access_token, self.models.refresh_token
+        with self.transaction() as session:
+            deleted_access = rowcount(
+                session,
+                delete(access).where(
+                    or_(access.expires_at <= cutoff, access.revoked_at <= cutoff)
+                ),
+            )
+            dead = or_(
+                refresh.revoked_at <= cutoff,
+                and_(refresh.rotated_at.is_(None), refresh.expires_at <= cutoff),
+            )
+            deleted_refresh = rowcount(session, delete(refresh).where(dead))
+            live_families = select(refresh.family_id).where(
+                refresh.rotated_at.is_(None), refresh.revoked_at.is_(None)
+            )
+            deleted_refresh += rowcount(
+                session,
+                delete(refresh).where(
+                    refresh.rotated_at.is_not(None),
+                    refresh.family_id.not_in(live_families),
+                ),
+            )
+            code = self.models.authorization_code
+            codes = rowcount(session, delete(code).where(code.expires_at <= cutoff))
+            replays = rowcount(
+                session,
+                update(refresh)
+                .where(refresh.replay.is_not(None), refresh.rotated_at <= replay_cutoff)
+                .values(replay=None),
+            )
+        return PurgeCounts(deleted_access, deleted_refresh, codes, replays)
+
+    def longest_grace_period(self, app_grace_period: int) -> int:
+        """The app's grace period or the longest per-client one."""
+        client = self.models.client
+        longest = self.session.scalar(
+            select(func.max(client.refresh_token_grace_period))
+        )
+        return max(app_grace_period, longest or 0)

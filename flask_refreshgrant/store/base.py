@@ -1,0 +1,79 @@
+"""What both stores share: the user's ``db`` session, one-transaction writes,
+and row counts of bulk statements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import update
+from sqlalchemy.engine import CursorResult, Dialect
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
+
+from ..models import Models
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
+
+
+def rowcount(
+    session: Session, statement: Executable, params: dict[str, Any] | None = None
+) -> int:
+    """Run a bulk UPDATE or DELETE; how many rows it touched."""
+    result = session.execute(
+        statement, params, execution_options={"synchronize_session": False}
+    )
+    return cast(CursorResult[Any], result).rowcount
+
+
+class StoreBase:
+    """Queries over one app's models, on the user's ``db`` session."""
+
+    def __init__(self, db: SQLAlchemy, models: Models) -> None:
+        self.db = db
+        self.models = models
+
+    @property
+    def session(self) -> Session:
+        return cast(Session, self.db.session)
+
+    def current_session(self) -> Session:
+        """The scoped session's current ``Session`` itself (not the proxy)."""
+        return cast(Session, self.db.session())
+
+    def dialect(self, session: Session) -> Dialect:
+        """The dialect of the database the token tables live in."""
+        return session.get_bind(mapper=self.models.refresh_token).dialect
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Commit on success, roll back on any error (and re-raise it)."""
+        session = self.session
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+    def rollback(self) -> None:
+        """End a transaction an error left open (the database may be gone)."""
+        self.session.rollback()
+
+    def revoke_matching(self, now: int, **columns: str) -> int:
+        """Revoke, in one commit, the live refresh and access tokens whose
+        ``columns`` match; how many rows. A revoked token never replays
+        (no grace for revocation), so its replay copy goes too."""
+        count = 0
+        with self.transaction() as session:
+            for model in (self.models.refresh_token, self.models.access_token):
+                extra = {"replay": None} if model is self.models.refresh_token else {}
+                count += rowcount(
+                    session,
+                    update(model)
+                    .filter_by(revoked_at=None, **columns)
+                    .values(revoked_at=now, **extra),
+                )
+        return count
