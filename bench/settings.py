@@ -1,0 +1,38 @@
+"""The run's settings, the servers and sections it knows, and the targets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+KINDS = ("floor", "recipe", "project")
+LABELS = {"floor": "floor", "recipe": "authlib-recipe", "project": "project"}
+SECTIONS = ("matrix", "scaling", "memory", "scaleout", "profile")
+
+# Targets from the issue (ratios within one run).
+TARGET_VS_FLOOR = 0.75
+TARGET_VS_RECIPE = 1.3
+TARGET_SCALING = 1.2
+TARGET_MEMORY = 1.1
+
+
+@dataclass
+class Settings:
+    runs: int
+    duration: float
+    warmup: float
+    connections: int
+    databases: list[str]
+    sections: list[str]
+    scale_sizes: list[int]
+    scale_kinds: list[str]
+    scale_duration: float
+    memory_counts: tuple[int, int]
+    race_trials: int
+    race_size: int
+    profile_requests: int
+    pg_port: int
+    pg_pre_ping: bool
+    quick: bool
+    keep: bool
+    json_path: Path | None
