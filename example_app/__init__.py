@@ -26,8 +26,9 @@ from flask.typing import ResponseReturnValue
 from flask_refreshgrant import RefreshGrant, current_token, require_oauth
 
 from .cli import register_commands
+from .database import database_engine_options, database_url
 from .models import authenticate_user, db, load_user
-from .setup import database_engine_options, database_url, prepare_database
+from .seeding import prepare_database
 from .web import authorize, init_web
 
 oauth = RefreshGrant()

@@ -56,14 +56,14 @@ from werkzeug.test import Client
 
 from flask_refreshgrant import AuthorizationRequest, RefreshGrant
 
-from .models import User, authenticate_user, load_user
-from .setup import (
+from .demo import (
     DEMO_PASSWORD,
     DEMO_SCOPE,
     DEMO_USERNAME,
     demo_credentials,
     demo_redirect_uri,
 )
+from .models import User, authenticate_user, load_user
 
 web = Blueprint("web", __name__)
 csrf = CSRFProtect()
@@ -115,7 +115,7 @@ def oauth_prefix() -> str:
 
 
 def redirect_uri() -> str:
-    """The demo client's registered redirect URI (see ``setup.py``)."""
+    """The demo client's registered redirect URI (see ``demo.py``)."""
     return demo_redirect_uri(current_app)
 
 
