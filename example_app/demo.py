@@ -21,6 +21,12 @@ DEMO_GRANT_TYPES = ("password", "refresh_token", "authorization_code")
 #: example app only (the extension itself stores nothing but a digest).
 DEMO_CREDENTIALS_FILE = "demo-client.json"
 
+#: What each demo scope lets a client do, for the consent and home pages.
+SCOPE_DESCRIPTIONS = {
+    "PRODUCTION": "call the production APIs on your behalf",
+    "SANDBOX": "call the sandbox APIs on your behalf",
+}
+
 
 def demo_redirect_uri(app: Flask) -> str:
     """The demo client's redirect URI: ``/callback`` under ``EXAMPLE_BASE_URL``."""
