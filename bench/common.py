@@ -50,7 +50,7 @@ def env_engine_options(url: str) -> dict[str, Any]:
 
 
 def use_sqlite_pragmas(engine: Engine) -> None:
-    """The example app's pragmas (``example_app/setup.py``), for the bench apps."""
+    """The example app's pragmas (``example_app/database.py``), for the bench apps."""
     if engine.dialect.name != "sqlite":
         return
 

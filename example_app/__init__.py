@@ -7,8 +7,10 @@ that folder); ``DATABASE_URL`` (or
 can come from the environment with the ``FLASK_`` prefix, e.g.
 ``FLASK_OAUTH2_REFRESH_TOKEN_VALIDITY_PERIOD=60``.
 
-Web pages (``web.py``; they need the ``example`` extra, Flask-WTF): log in
-as demo/demo, approve the demo client, see the tokens and refresh them.
+Web pages (``pages.py``: ``server_pages.py`` for the authorization server's
+login and consent, ``demo_client.py`` for the demo client; they need the
+``example`` extra, Flask-WTF): log in as demo/demo, approve the demo client,
+see the tokens and refresh them.
 ``EXAMPLE_BASE_URL`` is where the browser reaches the app (the demo client's
 redirect URI is under it).
 """
@@ -26,9 +28,11 @@ from flask.typing import ResponseReturnValue
 from flask_refreshgrant import current_token, require_oauth
 
 from .cli import register_commands
+from .database import database_engine_options, database_url
 from .models import authenticate_user, db, load_user, oauth
-from .setup import database_engine_options, database_url, prepare_database
-from .web import authorize, init_web
+from .pages import init_web
+from .seeding import prepare_database
+from .server_pages import authorize
 
 __all__ = ["create_app", "oauth"]
 

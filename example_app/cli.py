@@ -6,8 +6,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from .demo import banner
 from .models import User, db
-from .setup import banner
 
 
 def register_commands(app: Flask) -> None:

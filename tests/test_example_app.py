@@ -14,8 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from example_app import create_app
+from example_app.database import database_url
 from example_app.models import User, db
-from example_app.setup import database_url
 from flask_refreshgrant import RefreshGrant
 
 from .conftest import basic_auth

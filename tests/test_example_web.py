@@ -23,8 +23,9 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from example_app import create_app
+from example_app.demo_client import PENDING_KEY, TOKENS_KEY
 from example_app.models import User, db
-from example_app.web import PENDING_KEY, TOKENS_KEY, USER_KEY
+from example_app.server_pages import USER_KEY
 from flask_refreshgrant import RefreshGrant
 
 from .conftest import basic_auth

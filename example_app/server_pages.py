@@ -1,0 +1,106 @@
+"""The authorization server's own pages: login, logout and consent.
+
+The authorization endpoint, ``{prefix}/authorize``, is the extension's: it
+validates the request (client, redirect URI, scope, PKCE) and then hands it
+to :func:`authorize` (passed to ``init_app(authorize=...)``), which logs the
+user in through ``/login`` if needed and asks for consent.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+
+from flask_refreshgrant import AuthorizationRequest
+
+from .demo import DEMO_PASSWORD, DEMO_USERNAME, SCOPE_DESCRIPTIONS
+from .models import User, authenticate_user, load_user
+from .page_common import check_csrf
+
+#: The logged-in user's session key; the demo client keeps its state in the
+#: same Flask session under its own keys (see :mod:`.demo_client`).
+USER_KEY = "user_id"
+
+
+def add_routes(web: Blueprint) -> None:
+    """``/login`` and ``/logout`` (endpoints ``web.login``, ``web.logout``)."""
+    web.add_url_rule("/login", view_func=login, methods=["GET", "POST"])
+    web.add_url_rule("/logout", view_func=logout, methods=["POST"])
+
+
+def current_user() -> User | None:
+    """The user logged in to the authorization server, if any."""
+    user_id = session.get(USER_KEY)
+    if user_id is None:
+        return None
+    return load_user(str(user_id))
+
+
+def authorize(authorization: AuthorizationRequest) -> ResponseReturnValue:
+    """Login and consent for ``{prefix}/authorize`` (``init_app(authorize=...)``).
+
+    The extension has already validated the request (client, redirect URI,
+    scope, PKCE); the consent form posts back to the same URL.
+    """
+    user = current_user()
+    if user is None:
+        return redirect(url_for("web.login", next=request.full_path))
+    if request.method == "GET":
+        return render_template(
+            "consent.html",
+            authorization=authorization,
+            user=user,
+            scope_descriptions=SCOPE_DESCRIPTIONS,
+        )
+    refused = check_csrf()
+    if refused is not None:
+        return refused
+    if request.form.get("decision") == "approve":
+        return authorization.approve(user)
+    return authorization.deny()
+
+
+def login() -> ResponseReturnValue:
+    next_url = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        return render_template("login.html", next_url=next_url, demo=_demo_hint())
+    username = request.form.get("username", "")
+    user = authenticate_user(username, request.form.get("password", ""))
+    if user is None:
+        page = render_template(
+            "login.html",
+            next_url=next_url,
+            demo=_demo_hint(),
+            username=username,
+            error="Wrong username or password.",
+        )
+        return page, 401
+    session[USER_KEY] = user.id
+    return redirect(next_url)
+
+
+def _demo_hint() -> tuple[str, str]:
+    return DEMO_USERNAME, DEMO_PASSWORD
+
+
+def logout() -> ResponseReturnValue:
+    session.clear()
+    return redirect(url_for("web.index"))
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to go back to after login; anything else goes home."""
+    home = url_for("web.index")
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return home
+    # Browsers drop tabs and newlines from URLs and read a backslash as a
+    # slash, so "/<tab>/evil.example" or "/<backslash>evil.example" would leave
+    # the site.
+    if "\\" in target or any(ch.isspace() or ord(ch) < 32 for ch in target):
+        return home
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return home
+    return target
