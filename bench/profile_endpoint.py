@@ -50,13 +50,13 @@ PARTS: list[tuple[str, str, str]] = [
     ),
     (
         ". . . check_form_request (body-only checks)",
-        "flask_refreshgrant/server.py",
+        "flask_refreshgrant/token_request.py",
         "check_form_request",
     ),
     (". . . Authlib: create_oauth2_request", "", "create_oauth2_request"),
     (
         ". . . validate_token_request (project's, then Authlib's)",
-        "flask_refreshgrant/grants.py",
+        "flask_refreshgrant/refresh_grant.py",
         "validate_token_request",
     ),
     (
@@ -79,19 +79,19 @@ PARTS: list[tuple[str, str, str]] = [
     (". . . . . SELECT refresh token (find_refresh_token)", "", "find_refresh_token"),
     (
         ". . . grant: create_token_response",
-        "flask_refreshgrant/grants.py",
+        "flask_refreshgrant/refresh_grant.py",
         "create_token_response",
     ),
     (". . . . load_user (SELECT user)", "", "authenticate_user"),
     (". . . . token generation", "", "generate_token"),
     (
-        ". . . . storage.rotate (UPDATE, 2 INSERTs or 1 CTE; commit)",
-        "flask_refreshgrant/storage.py",
+        ". . . . store.rotate (UPDATE, 2 INSERTs or 1 CTE; commit)",
+        "flask_refreshgrant/store/tokens.py",
         "rotate",
     ),
     (
-        ". . . . storage.issue_access_token (INSERT, commit)",
-        "flask_refreshgrant/storage.py",
+        ". . . . store.issue_access_token (INSERT, commit)",
+        "flask_refreshgrant/store/tokens.py",
         "issue_access_token",
     ),
     (
