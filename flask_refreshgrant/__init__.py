@@ -26,7 +26,7 @@ from .models import (
 from .resource import current_token, require_oauth
 from .store.admin import ClientCredentials
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "AccessTokenMixin",

@@ -24,6 +24,8 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.test import TestResponse
 
+from example_app import create_app
+from example_app.models import db as example_db
 from flask_refreshgrant import (
     AuthorizationRequest,
     ClientCredentials,
@@ -32,6 +34,12 @@ from flask_refreshgrant import (
     require_oauth,
 )
 from flask_refreshgrant.security import token_digest
+
+#: The fixtures an app's own tests use (SPEC §7.4); test_example_app.py does.
+pytest_plugins = ["flask_refreshgrant.testing"]
+
+#: An app of its own, run by test_testing_plugin.py from a copy outside this tree.
+collect_ignore = ["plugin_app"]
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
@@ -314,3 +322,33 @@ def listen_to(signal: Signal) -> Iterator[list[dict[str, Any]]]:
         yield calls
     finally:
         signal.disconnect(receiver)
+
+
+# -- the example app -----------------------------------------------------------
+
+
+@pytest.fixture
+def example_instance(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The example app's environment: this test's database and instance folder."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("EXAMPLE_INSTANCE_PATH", str(tmp_path / "instance"))
+    for name in ("FLASK_EXAMPLE_BASE_URL", "FLASK_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "instance"
+
+
+@pytest.fixture
+def make_example_app(example_instance: Path) -> Iterator[Callable[..., Flask]]:
+    """``example_app.create_app(config)``; its connections closed afterwards."""
+    apps: list[Flask] = []
+
+    def make(**config: Any) -> Flask:
+        apps.append(create_app(config))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        with app.app_context():
+            example_db.engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,36 +13,22 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from example_app import create_app
 from example_app.database import database_url
 from example_app.models import User, db
 from flask_refreshgrant import RefreshGrant
+from flask_refreshgrant.testing import MintedTokens
 
 from .conftest import basic_auth
 
 
 @pytest.fixture
-def instance(
-    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("EXAMPLE_INSTANCE_PATH", str(tmp_path / "instance"))
-    return tmp_path / "instance"
-
-
-@pytest.fixture
-def make_app(instance: Path) -> Iterator[Callable[..., Flask]]:
-    """``create_app`` whose database connections are closed after the test."""
-    apps: list[Flask] = []
+def make_app(make_example_app: Callable[..., Flask]) -> Callable[..., Flask]:
+    """``create_app`` with the given config (a dict, as the factory takes it)."""
 
     def make(config: dict[str, Any] | None = None) -> Flask:
-        apps.append(create_app(config))
-        return apps[-1]
+        return make_example_app(**(config or {}))
 
-    yield make
-    for app in apps:
-        with app.app_context():
-            db.engine.dispose()
+    return make
 
 
 @pytest.fixture
@@ -56,7 +42,9 @@ def demo_auth(app: Flask) -> dict[str, str]:
 
 
 def test_first_start_seeds_and_prints_curl_commands(
-    instance: Path, make_app: Callable[..., Flask], capsys: pytest.CaptureFixture[str]
+    example_instance: Path,
+    make_app: Callable[..., Flask],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     make_app()
     banner = capsys.readouterr().out
@@ -64,7 +52,7 @@ def test_first_start_seeds_and_prints_curl_commands(
     assert "grant_type=refresh_token&refresh_token=" in banner
     assert "scope=PRODUCTION" in banner
     assert "Authorization: Basic " in banner
-    creds_file = instance / "demo-client.json"
+    creds_file = example_instance / "demo-client.json"
     assert stat.S_IMODE(creds_file.stat().st_mode) == 0o600
     creds = json.loads(creds_file.read_text())
     assert creds["client_id"] in banner and creds["client_secret"] in banner
@@ -167,3 +155,20 @@ def test_database_url_normalisation(
     assert database_url(tmp_path) == "postgresql+psycopg://u@h/db"
     monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/db")
     assert database_url(tmp_path) == "postgresql+psycopg://u@h/db"
+
+
+def test_api_me_with_tokens_from_the_testing_plugin(
+    app: Flask, client: FlaskClient, oauth_tokens: Callable[..., MintedTokens]
+) -> None:
+    """SPEC §7.4: the app's own protected route, tested without a flow."""
+    with app.app_context():
+        demo = db.session.query(User).filter_by(username="demo").one()
+    tokens = oauth_tokens(demo, scope="PRODUCTION")
+    response = client.get("/api/me", headers=tokens.headers)
+    assert response.status_code == 200
+    assert response.json == {
+        "user": "demo",
+        "user_id": str(demo.id),
+        "client_id": tokens.client.client_id,
+        "scope": "PRODUCTION",
+    }

@@ -11,7 +11,7 @@ import html
 import json
 import re
 import shlex
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from example_app import create_app
 from example_app.demo_client import PENDING_KEY, TOKENS_KEY
 from example_app.models import User, db
 from example_app.server_pages import USER_KEY
@@ -35,20 +34,8 @@ INVALID_GRANT = "invalid_grant"
 
 
 @pytest.fixture
-def instance(
-    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("EXAMPLE_INSTANCE_PATH", str(tmp_path / "instance"))
-    for name in ("FLASK_EXAMPLE_BASE_URL", "FLASK_SECRET_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path / "instance"
-
-
-@pytest.fixture
-def make_app(instance: Path) -> Iterator[Callable[..., Flask]]:
-    """``create_app`` for ``http://localhost``; connections closed afterwards."""
-    apps: list[Flask] = []
+def make_app(make_example_app: Callable[..., Flask]) -> Callable[..., Flask]:
+    """The example app for ``http://localhost``, quiet, in testing mode."""
 
     def make(**config: Any) -> Flask:
         settings: dict[str, Any] = {
@@ -57,13 +44,9 @@ def make_app(instance: Path) -> Iterator[Callable[..., Flask]]:
             "EXAMPLE_BASE_URL": BASE_URL,
         }
         settings.update(config)
-        apps.append(create_app(settings))
-        return apps[-1]
+        return make_example_app(**settings)
 
-    yield make
-    for app in apps:
-        with app.app_context():
-            db.engine.dispose()
+    return make
 
 
 @pytest.fixture
