@@ -25,6 +25,7 @@ extensions = [
     "sphinx_click",
     # Ours, in _ext/:
     "settings_table",  # the Configuration table, from config.SETTINGS
+    "diagrams",  # the SVG pictures of "Refresh tokens explained"
     "local_links",  # every link inside the built site must resolve
     "cli_help",  # `code` in click help texts rendered as code
 ]

@@ -1,6 +1,6 @@
 """The generated parts of the documentation: the settings table lists every
-setting, the API page every public name, and the link check of the built
-site finds a broken link.
+setting, the API page every public name, the diagrams are well-formed SVG,
+and the link check of the built site finds a broken link.
 
 The full build (``scripts/docs``, and ``scripts/test`` with ``-W``) renders
 them; these tests check what each generator produces, quickly.
@@ -9,10 +9,13 @@ them; these tests check what each generator produces, quickly.
 from __future__ import annotations
 
 import dataclasses
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import cli_help
+import diagrams
 import local_links
+import pytest
 from blinker import Signal
 from settings_table import setting_rows
 
@@ -80,6 +83,29 @@ def test_the_api_page_documents_every_signal() -> None:
     for name, value in vars(signals).items():
         if isinstance(value, Signal):
             assert f"autodata:: flask_refreshgrant.signals.{name}" in page, name
+
+
+@pytest.mark.parametrize("name", sorted(diagrams.DIAGRAMS))
+def test_each_diagram_is_a_well_formed_svg_with_a_title(name: str) -> None:
+    # Our own generator's output, not untrusted input.
+    root = ElementTree.fromstring(diagrams.DIAGRAMS[name]())  # noqa: S314
+    svg = "{http://www.w3.org/2000/svg}"
+    assert root.tag == f"{svg}svg"
+    title = root.find(f"{svg}title")
+    assert title is not None and title.text
+
+
+def test_the_diagrams_the_pages_show_are_the_generated_ones() -> None:
+    page = (DOCS / "refresh-tokens.md").read_text(encoding="utf-8")
+    for name in diagrams.DIAGRAMS:
+        assert f"(_generated/{name}.svg)" in page
+
+
+def test_writing_the_diagrams_leaves_unchanged_files_alone(tmp_path: Path) -> None:
+    first = diagrams.write_all(tmp_path)
+    stamps = [path.stat().st_mtime_ns for path in first]
+    diagrams.write_all(tmp_path)
+    assert [path.stat().st_mtime_ns for path in first] == stamps
 
 
 def test_the_site_link_check_finds_missing_pages_and_anchors(tmp_path: Path) -> None:
