@@ -11,8 +11,10 @@ Web pages (``pages.py``: ``server_pages.py`` for the authorization server's
 login and consent, ``demo_client.py`` for the demo client; they need the
 ``example`` extra, Flask-WTF): log in as demo/demo, approve the demo client,
 see the tokens and refresh them.
-``EXAMPLE_BASE_URL`` is where the browser reaches the app (the demo client's
-redirect URI is under it).
+``EXAMPLE_BASE_URL`` (or ``FLASK_EXAMPLE_BASE_URL``) is where the browser
+reaches the app, when it is not on this machine: the demo client's redirect
+URI and the issuer are under it. Unset, the pages work on any loopback host
+and port (see ``demo.py``).
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(
         SQLALCHEMY_DATABASE_URI=database_url(instance),
         OAUTH2_SCOPES_SUPPORTED=["PRODUCTION", "SANDBOX"],
-        EXAMPLE_BASE_URL="http://127.0.0.1:5000",
+        EXAMPLE_BASE_URL=os.environ.get("EXAMPLE_BASE_URL") or None,
         EXAMPLE_QUIET=False,
         # The session holds the login and the demo client's tokens.
         SESSION_COOKIE_HTTPONLY=True,
@@ -70,8 +72,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env()
     if test_config:
         app.config.update(test_config)
-    if str(app.config["EXAMPLE_BASE_URL"]).startswith("https://"):
-        app.config["SESSION_COOKIE_SECURE"] = True
+    base_url = app.config["EXAMPLE_BASE_URL"] = app.config["EXAMPLE_BASE_URL"] or None
+    if base_url is not None:
+        # Metadata and the iss of authorization responses name it, rather
+        # than whatever Host header a request carries.
+        app.config.setdefault("OAUTH2_ISSUER", base_url)
+        if str(base_url).startswith("https://"):
+            app.config["SESSION_COOKIE_SECURE"] = True
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance)
     app.config.setdefault(

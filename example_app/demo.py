@@ -1,12 +1,25 @@
-"""The demo account and client: who they are, where the client's credentials
-are kept, and the banner that shows them with curl commands to paste."""
+"""The demo account and client: who they are, which redirect URIs the client
+has, where its credentials are kept, and the banner that shows them with
+curl commands to paste.
+
+Where the app is served: ``EXAMPLE_BASE_URL`` when it is set (then the demo
+client's redirect URI is ``EXAMPLE_BASE_URL/callback``). Unset, the pages
+work on whatever loopback host and port the browser used: the demo client
+is registered with loopback redirect URIs without a port, which match any
+port (RFC 8252 §7.3), and never with a host taken from a request's ``Host``
+header (anyone can send one).
+"""
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import shlex
+import sys
+from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -28,9 +41,70 @@ SCOPE_DESCRIPTIONS = {
 }
 
 
-def demo_redirect_uri(app: Flask) -> str:
-    """The demo client's redirect URI: ``/callback`` under ``EXAMPLE_BASE_URL``."""
-    return str(app.config["EXAMPLE_BASE_URL"]).rstrip("/") + "/callback"
+#: The demo client's redirect URIs when ``EXAMPLE_BASE_URL`` is unset.
+LOOPBACK_REDIRECT_URIS = (
+    "http://127.0.0.1/callback",
+    "http://localhost/callback",
+    "http://[::1]/callback",
+)
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def configured_base_url(app: Flask) -> str | None:
+    """``EXAMPLE_BASE_URL`` without a trailing slash, or ``None``."""
+    value = app.config.get("EXAMPLE_BASE_URL")
+    return str(value).rstrip("/") if value else None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (``name[:port]`` as in a ``Host`` header) is loopback."""
+    try:
+        return urlsplit(f"//{host}").hostname in _LOOPBACK_HOSTS
+    except ValueError:
+        return False
+
+
+def demo_redirect_uris(app: Flask) -> list[str]:
+    """The redirect URIs the demo client must have registered."""
+    configured = configured_base_url(app)
+    if configured is not None:
+        return [configured + "/callback"]
+    return list(LOOPBACK_REDIRECT_URIS)
+
+
+def _option(argv: Sequence[str], names: tuple[str, ...]) -> str | None:
+    for index, arg in enumerate(argv):
+        if arg in names and index + 1 < len(argv):
+            return argv[index + 1]
+        for name in names:
+            if name.startswith("--") and arg.startswith(name + "="):
+                return arg.partition("=")[2]
+    return None
+
+
+def banner_base_url(app: Flask) -> tuple[str, bool]:
+    """Where the banner says the app is, and whether that is a guess.
+
+    ``EXAMPLE_BASE_URL`` if set; else guessed from the command line:
+    gunicorn's ``--bind`` (default ``127.0.0.1:8000``) or ``flask run``'s
+    ``--host``/``--port`` (default ``127.0.0.1:5000``).
+    """
+    configured = configured_base_url(app)
+    if configured is not None:
+        return configured, False
+    if os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn"):
+        bind = _option(sys.argv, ("--bind", "-b")) or "127.0.0.1:8000"
+        host, _, port = bind.rpartition(":")
+        if bind.startswith("unix:") or not port.isdigit():
+            host, port = "", "8000"
+    else:
+        host = _option(sys.argv, ("--host", "-h")) or ""
+        port = _option(sys.argv, ("--port", "-p")) or os.environ.get(
+            "FLASK_RUN_PORT", "5000"
+        )
+    if host in ("", "0.0.0.0", "::", "[::]"):  # noqa: S104 (reading, not binding)
+        host = "127.0.0.1"
+    return f"http://{host}:{port}", True
 
 
 def demo_credentials(app: Flask) -> dict[str, str]:
@@ -43,8 +117,16 @@ def banner(app: Flask) -> str:
     creds = demo_credentials(app)
     client_id, secret = creds["client_id"], creds["client_secret"]
     basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-    url = app.config["EXAMPLE_BASE_URL"] + RefreshGrant.state(app).settings.url_prefix
+    base, guessed = banner_base_url(app)
+    url = base + RefreshGrant.state(app).settings.url_prefix
     token_url = shlex.quote(url + "/token")
+    where = (
+        "\n               (address guessed from the command line: set "
+        "EXAMPLE_BASE_URL if the app is elsewhere; the web pages work on any "
+        "loopback host and port)"
+        if guessed
+        else ""
+    )
     extract = (
         "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"refresh_token\"])'"
     )
@@ -54,7 +136,7 @@ demo user:     {DEMO_USERNAME} / {DEMO_PASSWORD}
 client_id:     {client_id}
 client_secret: {secret}
 scopes:        {DEMO_SCOPE}
-web page:      {app.config["EXAMPLE_BASE_URL"]}/  (get tokens through the UI)
+web page:      {base}/  (get tokens through the UI){where}
 
 # 1. Password grant: an access token and a refresh token
 curl -s -u {client_id}:{secret} -d grant_type=password -d username={DEMO_USERNAME} -d password={DEMO_PASSWORD} -d 'scope={DEMO_SCOPE}' {token_url}
@@ -67,5 +149,5 @@ REFRESH_TOKEN=$(curl -s -u {client_id}:{secret} -d grant_type=password -d userna
 curl -s -H 'Authorization: Basic {basic}' -d "grant_type=refresh_token&refresh_token=$REFRESH_TOKEN&scope=PRODUCTION" {token_url}
 
 # Call the protected API with an access_token:
-curl -s -H 'Authorization: Bearer ACCESS_TOKEN' {shlex.quote(app.config["EXAMPLE_BASE_URL"] + "/api/me")}
+curl -s -H 'Authorization: Bearer ACCESS_TOKEN' {shlex.quote(base + "/api/me")}
 """

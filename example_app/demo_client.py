@@ -37,10 +37,17 @@ from flask.typing import ResponseReturnValue
 from flask_refreshgrant import RefreshGrant
 from flask_refreshgrant.config import TokenPolicy
 
-from .demo import DEMO_SCOPE, SCOPE_DESCRIPTIONS, demo_credentials, demo_redirect_uri
+from .demo import (
+    DEMO_SCOPE,
+    SCOPE_DESCRIPTIONS,
+    configured_base_url,
+    demo_credentials,
+    is_loopback,
+)
 from .demo_client_calls import (
     api_curl,
     base_url,
+    call_revocation_endpoint,
     call_token_endpoint,
     oauth_prefix,
     refresh_curl,
@@ -78,8 +85,31 @@ def token_policy() -> TokenPolicy:
 
 
 def redirect_uri() -> str:
-    """The demo client's registered redirect URI (see ``demo.py``)."""
-    return demo_redirect_uri(current_app)
+    """The demo client's redirect URI: ``/callback`` where the browser
+    reaches the app (registered as ``demo.py`` says)."""
+    return base_url() + "/callback"
+
+
+def elsewhere() -> ResponseReturnValue | None:
+    """Where the demo client cannot work from here: a redirect to
+    ``EXAMPLE_BASE_URL`` when the browser came in another way (the session
+    cookie at /callback belongs to its origin), or, when it is unset, an
+    explanation for a host that is not loopback (only loopback redirect URIs
+    are registered then: the ``Host`` header is anyone's to choose)."""
+    configured = configured_base_url(current_app)
+    if configured is not None:
+        if urlsplit(request.url_root)[:2] != urlsplit(configured)[:2]:
+            return redirect(configured + "/")
+        return None
+    if is_loopback(request.host):
+        return None
+    return error_page(
+        "Set EXAMPLE_BASE_URL",
+        "The demo client is registered for loopback addresses only "
+        "(127.0.0.1, localhost, [::1], any port). To use it at "
+        f"{request.host_url}, start the app with EXAMPLE_BASE_URL set to that "
+        "address; its /callback is then registered too.",
+    )
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -135,11 +165,9 @@ def expiry(obtained_at: int, seconds: Any) -> dict[str, Any] | None:
 
 
 def index() -> ResponseReturnValue:
-    # The redirect URI (and so the session cookie at /callback) belongs to
-    # EXAMPLE_BASE_URL's origin: start there, not at an alias such as
-    # localhost for 127.0.0.1.
-    if urlsplit(request.url_root)[:2] != urlsplit(base_url())[:2]:
-        return redirect(base_url() + "/")
+    moved = elsewhere()
+    if moved is not None:
+        return moved
     creds = demo_credentials(current_app)
     return render_template(
         "index.html",
@@ -153,6 +181,9 @@ def index() -> ResponseReturnValue:
 
 def start() -> ResponseReturnValue:
     """Send the browser to the authorization endpoint (code + PKCE S256)."""
+    moved = elsewhere()
+    if moved is not None:
+        return moved
     allowed = granted_scopes()
     scopes = [scope for scope in request.form.getlist("scope") if scope in allowed]
     state = secrets.token_urlsafe(32)
@@ -243,6 +274,19 @@ def tokens() -> ResponseReturnValue:
         api_curl=api_curl(held["access_token"]),
         policy=token_policy(),
     )
+
+
+def sign_out() -> None:
+    """Revoke the tokens this session holds (RFC 7009; the refresh token
+    takes its whole family, access tokens included) and forget them."""
+    held = session.pop(TOKENS_KEY, None)
+    if not isinstance(held, dict):
+        return
+    if held.get("refresh_token"):
+        form = {"token": held["refresh_token"], "token_type_hint": "refresh_token"}
+    else:
+        form = {"token": held["access_token"], "token_type_hint": "access_token"}
+    call_revocation_endpoint(form)
 
 
 def refresh() -> ResponseReturnValue:

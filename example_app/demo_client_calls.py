@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from werkzeug.test import Client
 
 from flask_refreshgrant import RefreshGrant
@@ -35,7 +35,12 @@ TOKEN_CALL_TIMEOUT = 60.0
 
 
 def base_url() -> str:
-    return str(current_app.config["EXAMPLE_BASE_URL"]).rstrip("/")
+    """Where the browser reaches the app: ``EXAMPLE_BASE_URL`` if it is set,
+    else the scheme, host and port of the current request."""
+    configured = current_app.config.get("EXAMPLE_BASE_URL")
+    if configured:
+        return str(configured).rstrip("/")
+    return request.url_root.rstrip("/")
 
 
 def oauth_prefix() -> str:
@@ -67,9 +72,18 @@ def call_token_endpoint(form: dict[str, str]) -> TokenCall:
     In-process through the app's WSGI callable, in a thread of its own (see
     the module docstring for why not over HTTP).
     """
+    return _call_endpoint("/token", form)
+
+
+def call_revocation_endpoint(form: dict[str, str]) -> TokenCall:
+    """POST ``form`` to the revocation endpoint (RFC 7009) as the demo client."""
+    return _call_endpoint("/revoke", form)
+
+
+def _call_endpoint(endpoint: str, form: dict[str, str]) -> TokenCall:
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     headers = {"Authorization": basic_authorization()}
-    path = oauth_prefix() + "/token"
+    path = oauth_prefix() + endpoint
     root = base_url()
     results: list[TokenCall] = []
     errors: list[BaseException] = []

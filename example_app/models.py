@@ -1,4 +1,5 @@
-"""The example app's own user table (the extension never owns users)."""
+"""The example app's own tables: users and their logins (the extension
+never owns users)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,12 @@ from flask_refreshgrant import RefreshGrant
 
 db = SQLAlchemy()
 oauth = RefreshGrant()
+
+
+#: What an unknown username's password is checked against: the same hash
+#: function and cost as a real user's, so that a wrong username takes as
+#: long as a wrong password (no timing oracle for which usernames exist).
+DUMMY_PASSWORD_HASH = generate_password_hash("not the password of anyone")
 
 
 class User(db.Model):  # type: ignore[name-defined,misc]
@@ -27,11 +34,25 @@ class User(db.Model):  # type: ignore[name-defined,misc]
         return check_password_hash(self.password_hash, password)
 
 
+class Login(db.Model):  # type: ignore[name-defined,misc]
+    """A login to the authorization server's pages: the session cookie holds
+    only a random id whose digest is here, so that logging out (deleting the
+    row) ends the login for every copy of the cookie (see ``logins.py``)."""
+
+    __tablename__ = "example_login"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    expires_at: Mapped[int] = mapped_column(Integer)
+
+
 def authenticate_user(username: str, password: str) -> User | None:
     user = db.session.query(User).filter_by(username=username).first()
-    if user is not None and user.check_password(password):
-        return user
-    return None
+    if user is None:
+        check_password_hash(DUMMY_PASSWORD_HASH, password)  # same time: no oracle
+        return None
+    return user if user.check_password(password) else None
 
 
 def load_user(user_id: str) -> User | None:

@@ -3,7 +3,7 @@
 :func:`prepare_database` runs at every start: it creates the tables and, on
 first start, the demo user and the demo client (whose credentials go to the
 instance folder, see :mod:`.demo`); later starts bring the demo client's
-redirect URI and grant types up to date.
+redirect URIs and grant types up to date.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from flask import Flask
 
 from flask_refreshgrant import RefreshGrant
+from flask_refreshgrant.registration import check_redirect_uris
 
 from .database import use_sqlite_pragmas
 from .demo import (
@@ -27,7 +28,7 @@ from .demo import (
     DEMO_SCOPE,
     DEMO_USERNAME,
     banner,
-    demo_redirect_uri,
+    demo_redirect_uris,
 )
 from .models import User, db, oauth
 
@@ -78,7 +79,7 @@ def _add_or_update_demo_client(app: Flask) -> bool:
             name=DEMO_CLIENT_NAME,
             grant_types=list(DEMO_GRANT_TYPES),
             scope=DEMO_SCOPE,
-            redirect_uris=[demo_redirect_uri(app)],
+            redirect_uris=demo_redirect_uris(app),
         )
         credentials.touch(mode=0o600)
         credentials.write_text(
@@ -96,7 +97,7 @@ def _add_or_update_demo_client(app: Flask) -> bool:
 
 def _update_demo_client(app: Flask, credentials: Path) -> None:
     """An instance seeded before the web pages, or served at another base URL
-    (``scripts/run-example --port 8000``), gets the current redirect URI and
+    (``scripts/run-example --port 8000``), gets the current redirect URIs and
     the authorization code grant added to its demo client."""
     client_id = json.loads(credentials.read_text())["client_id"]
     client = RefreshGrant.state(app).store.get_client(client_id)
@@ -104,11 +105,13 @@ def _update_demo_client(app: Flask, credentials: Path) -> None:
         return
     uris = client.redirect_uris.split()
     grant_types = client.grant_types.split()
-    wanted_uri = demo_redirect_uri(app)
+    # Checked as a registration would check them (EXAMPLE_BASE_URL may be
+    # anything): a bad one fails the start with a clear message.
+    wanted = check_redirect_uris(demo_redirect_uris(app), public=False)
     missing = [grant for grant in DEMO_GRANT_TYPES if grant not in grant_types]
-    if wanted_uri in uris and not missing:
+    if set(wanted) <= set(uris) and not missing:
         return
-    client.redirect_uris = " ".join(dict.fromkeys([*uris, wanted_uri]))
+    client.redirect_uris = " ".join(dict.fromkeys([*uris, *wanted]))
     client.grant_types = " ".join([*grant_types, *missing])
     db.session.commit()
 

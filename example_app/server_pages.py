@@ -15,27 +15,19 @@ from flask.typing import ResponseReturnValue
 
 from flask_refreshgrant import AuthorizationRequest
 
+from . import demo_client
 from .demo import DEMO_PASSWORD, DEMO_USERNAME, SCOPE_DESCRIPTIONS
-from .models import User, authenticate_user, load_user
+from .logins import USER_KEY, current_user, end_login, start_login
+from .models import authenticate_user, oauth
 from .page_common import check_csrf
 
-#: The logged-in user's session key; the demo client keeps its state in the
-#: same Flask session under its own keys (see :mod:`.demo_client`).
-USER_KEY = "user_id"
+__all__ = ["USER_KEY", "add_routes", "authorize", "current_user"]
 
 
 def add_routes(web: Blueprint) -> None:
     """``/login`` and ``/logout`` (endpoints ``web.login``, ``web.logout``)."""
     web.add_url_rule("/login", view_func=login, methods=["GET", "POST"])
     web.add_url_rule("/logout", view_func=logout, methods=["POST"])
-
-
-def current_user() -> User | None:
-    """The user logged in to the authorization server, if any."""
-    user_id = session.get(USER_KEY)
-    if user_id is None:
-        return None
-    return load_user(str(user_id))
 
 
 def authorize(authorization: AuthorizationRequest) -> ResponseReturnValue:
@@ -67,8 +59,14 @@ def login() -> ResponseReturnValue:
     if request.method == "GET":
         return render_template("login.html", next_url=next_url, demo=_demo_hint())
     username = request.form.get("username", "")
-    user = authenticate_user(username, request.form.get("password", ""))
-    if user is None:
+    password = request.form.get("password", "")
+    # Behind the extension's password lock, shared with the password grant:
+    # a wrong password, an unknown user and a locked username all get the
+    # same page; a lock adds Retry-After.
+    check = oauth.check_password(
+        username, lambda: authenticate_user(username, password)
+    )
+    if check.user is None:
         page = render_template(
             "login.html",
             next_url=next_url,
@@ -76,8 +74,11 @@ def login() -> ResponseReturnValue:
             username=username,
             error="Wrong username or password.",
         )
-        return page, 401
-    session[USER_KEY] = user.id
+        headers = {}
+        if check.retry_after is not None:
+            headers["Retry-After"] = str(check.retry_after)
+        return page, 401, headers
+    start_login(check.user)
     return redirect(next_url)
 
 
@@ -86,6 +87,11 @@ def _demo_hint() -> tuple[str, str]:
 
 
 def logout() -> ResponseReturnValue:
+    """End the login for real (every copy of the session cookie), and have
+    the demo client revoke the tokens it holds (RFC 7009), as a client does
+    when its user signs out."""
+    demo_client.sign_out()
+    end_login()
     session.clear()
     return redirect(url_for("web.index"))
 

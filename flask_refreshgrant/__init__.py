@@ -16,11 +16,13 @@ from .errors import (
     RefreshGrantError,
 )
 from .extension import RefreshGrant
+from .lockout import PasswordCheck
 from .models import (
     AccessTokenMixin,
     AuthorizationCodeMixin,
     ClientMixin,
     Models,
+    PasswordLockoutMixin,
     RefreshTokenMixin,
 )
 from .resource import current_token, require_oauth
@@ -38,6 +40,8 @@ __all__ = [
     "ConfigurationError",
     "ExtensionError",
     "Models",
+    "PasswordCheck",
+    "PasswordLockoutMixin",
     "RefreshGrant",
     "RefreshGrantError",
     "RefreshTokenMixin",

@@ -10,13 +10,16 @@ from typing import Any
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from flask import Blueprint, Response, current_app, json, request
+from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Rule
 
 from .authorization_request import AuthorizationRequest
 from .http_errors import database_unavailable, json_error
+from .issuer import issuer_url
 from .state import state
 from .token_request import MAX_TOKEN_REQUEST_BYTES
 
@@ -25,8 +28,19 @@ blueprint = Blueprint("refreshgrant", __name__)
 metadata_blueprint = Blueprint("refreshgrant_metadata", __name__)
 
 
-#: Every method is routed here so that the wrong one gets a JSON error.
-_ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+#: The endpoints that take POST only. Their routes accept POST without
+#: Flask's automatic OPTIONS answer; a second rule without methods
+#: (:func:`_route_every_method`) sends every other method, OPTIONS and
+#: HEAD included, to the same views, which answer a JSON 405.
+_POST_ONLY = {"/token": "token", "/revoke": "revoke", "/introspect": "introspect"}
+
+
+@blueprint.record
+def _route_every_method(setup: BlueprintSetupState) -> None:
+    prefix = (setup.url_prefix or "").rstrip("/")
+    for path, endpoint in _POST_ONLY.items():
+        name = f"{setup.name_prefix}.{setup.name}.{endpoint}".lstrip(".")
+        setup.app.url_map.add(Rule(prefix + path, endpoint=name, methods=None))
 
 
 def _post_only() -> Response | None:
@@ -38,19 +52,19 @@ def _post_only() -> Response | None:
     return None
 
 
-@blueprint.route("/token", methods=_ANY_METHOD)
+@blueprint.route("/token", methods=["POST"], provide_automatic_options=False)
 def token() -> Response:
     """RFC 6749 §3.2 token endpoint."""
     return _post_only() or state().server.create_token_response()
 
 
-@blueprint.route("/revoke", methods=_ANY_METHOD)
+@blueprint.route("/revoke", methods=["POST"], provide_automatic_options=False)
 def revoke() -> Response:
     """RFC 7009 token revocation."""
     return _post_only() or state().server.create_endpoint_response("revocation")
 
 
-@blueprint.route("/introspect", methods=_ANY_METHOD)
+@blueprint.route("/introspect", methods=["POST"], provide_automatic_options=False)
 def introspect() -> Response:
     """RFC 7662 token introspection."""
     return _post_only() or state().server.create_endpoint_response("introspection")
@@ -77,7 +91,7 @@ def authorization_server_metadata() -> Response:
     """RFC 8414 metadata."""
     app_state = state()
     settings = app_state.settings
-    issuer = settings.issuer or request.url_root.rstrip("/")
+    issuer = issuer_url(settings)
     base = issuer + settings.url_prefix
     confidential = ["client_secret_basic", "client_secret_post"]
     body: dict[str, Any] = {
@@ -90,6 +104,9 @@ def authorization_server_metadata() -> Response:
         "token_endpoint_auth_methods_supported": [*confidential, "none"],
         "revocation_endpoint_auth_methods_supported": [*confidential, "none"],
         "introspection_endpoint_auth_methods_supported": confidential,
+        # RFC 9207: authorization responses, codes and errors alike, carry
+        # ``iss`` (this issuer).
+        "authorization_response_iss_parameter_supported": True,
     }
     if app_state.authorize is not None:
         body["authorization_endpoint"] = base + "/authorize"

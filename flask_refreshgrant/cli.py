@@ -77,7 +77,8 @@ def create_client(
             **{key: value for key, value in settings.items() if value is not None},
         )
     except ClientRegistrationError as error:
-        raise click.UsageError(str(error)) from None
+        # One line ("Error: …") and exit status 1; nothing was stored.
+        raise click.ClickException(str(error)) from None
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(created)))
         return
@@ -109,6 +110,7 @@ def purge(older_than: int) -> None:
         f"{counts.refresh_tokens} refresh tokens and "
         f"{counts.authorization_codes} authorization codes; "
         f"cleared {counts.replays} grace-period replay copies"
+        f" and {counts.password_lockouts} stale password lock records"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6749.hooks import hooked
@@ -12,6 +13,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 
 from . import signals
 from .grants import GrantMixin
+from .issuer import issuer_url
 from .issuing import finish_new_grant
 from .models import AuthorizationCodeMixin, ClientMixin
 from .store.rows import IssuedTokens
@@ -28,6 +30,25 @@ class AuthorizationCodeGrant(GrantMixin, grants.AuthorizationCodeGrant):  # type
     exchanging one marks it used in the transaction that stores its tokens,
     and presenting it again revokes those tokens (§4.1.2).
     """
+
+    def create_authorization_response(
+        self, redirect_uri: str, grant_user: Any
+    ) -> tuple[int, str, list[tuple[str, str]]]:
+        """Authlib's redirect with the code, plus ``iss`` (RFC 9207): the
+        client can tell which server answered (mix-up defence, RFC 9700
+        §4.4). Error redirects get it in the server's error handling."""
+        status, body, headers = super().create_authorization_response(
+            redirect_uri, grant_user
+        )
+        iss = [("iss", issuer_url(self.server.settings))]
+        return (
+            status,
+            body,
+            [
+                (name, add_params_to_uri(value, iss) if name == "Location" else value)
+                for name, value in headers
+            ],
+        )
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         now = self.server.now()

@@ -132,6 +132,15 @@ def _path_prefix(key: str, value: object) -> str:
     return value.rstrip("/")
 
 
+def _count(key: str, value: object) -> int:
+    """A whole number, zero or more (never a ``bool``), or a string holding one."""
+    if type(value) is int and value >= 0:
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip(), 10)
+    raise _fail(key, value, "zero or a positive whole number")
+
+
 def _issuer(key: str, value: object) -> str | None:
     if value is None:
         return None
@@ -274,7 +283,33 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         _issuer,
         "URL",
-        "issuer for metadata; `None`: derived from the request",
+        "issuer for metadata and the `iss` of authorization responses; `None`: "
+        "derived from the request (logged as a warning outside debug and testing)",
+    ),
+    Setting(
+        "OAUTH2_PASSWORD_MAX_FAILURES",
+        "password_max_failures",
+        5,
+        _count,
+        "count",
+        "consecutive failed password checks for one username (password grant "
+        "and `check_password`) before it is locked; `0` turns the lock off",
+    ),
+    Setting(
+        "OAUTH2_PASSWORD_LOCKOUT_SECONDS",
+        "password_lockout_seconds",
+        60,
+        Seconds(minimum=1),
+        "seconds",
+        "how long the first lock of a username lasts; each further lock doubles it",
+    ),
+    Setting(
+        "OAUTH2_PASSWORD_MAX_LOCKOUT_SECONDS",
+        "password_max_lockout_seconds",
+        900,
+        Seconds(minimum=1),
+        "seconds",
+        "the longest a lock can last (the cap of the doubling)",
     ),
 )
 
@@ -316,6 +351,10 @@ class Settings:
     url_prefix: str
     scopes_supported: tuple[str, ...] | None
     issuer: str | None
+    #: Password guessing (RFC 6749 §4.3.2): see :mod:`.lockout`.
+    password_max_failures: int
+    password_lockout_seconds: int
+    password_max_lockout_seconds: int
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:

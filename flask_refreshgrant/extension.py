@@ -5,25 +5,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask
 
-from . import grace, management
+from . import grace, issuer, management
 from .authorization_request import AuthorizeView
 from .blueprint import blueprint, metadata_blueprint
 from .cli import oauth2_cli
 from .config import DEFAULTS, Settings
 from .errors import ExtensionError
-from .models import Models, default_models
+from .lockout import PasswordCheck, PasswordLockout
+from .models import Models, complete_models
 from .protocols import AuthenticateUser, GetUserId, LoadUser, default_get_user_id
 from .server import AuthorizationServer
 from .state import EXTENSION_KEY, RefreshGrantState, state
 from .store.admin import AdminStore, ClientCredentials
+from .store.lockout import LockoutStore
 from .store.tokens import TokenStore
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
+
+_User = TypeVar("_User")
 
 
 class RefreshGrant:
@@ -74,7 +78,8 @@ class RefreshGrant:
             :class:`~flask_refreshgrant.AuthorizationRequest`); enables the
             authorization endpoint and the authorization code grant with PKCE.
         :param models: your own models built from the mixins; default: the
-            ``oauth2_*`` models built on ``db``.
+            ``oauth2_*`` models built on ``db`` (and without a
+            ``password_lockout`` model, the default one on ``db``).
         :param clock: seconds since the epoch; tests inject a fake one.
         """
         if EXTENSION_KEY in app.extensions:
@@ -87,11 +92,13 @@ class RefreshGrant:
         settings = Settings.from_config(app.config)
         if settings.policy.refresh_token_grace_period > 0:
             grace.check_secret_key(app.config.get("SECRET_KEY"))
-        models = models or default_models(db)
+        issuer.warn_if_unset(app, settings)
+        models = complete_models(db, models)
         store = TokenStore(db, models)
         server = AuthorizationServer(
             settings=settings,
             store=store,
+            lockout=PasswordLockout(LockoutStore(db, models), settings, clock),
             clock=clock,
             authenticate_user=authenticate_user,
             load_user=load_user,
@@ -149,3 +156,24 @@ class RefreshGrant:
             public=public,
             **settings,
         )
+
+    def check_password(
+        self, username: str, verify: Callable[[], _User | None]
+    ) -> PasswordCheck[_User]:
+        """Check a password behind the password lock (the one the password
+        grant uses), for an app's own login form::
+
+            check = oauth.check_password(
+                username, lambda: authenticate_user(username, password)
+            )
+            if check.user is None:   # wrong, unknown or locked: one message
+                response = make_response(render_template(...), 401)
+                if check.retry_after is not None:
+                    response.headers["Retry-After"] = str(check.retry_after)
+                return response
+
+        ``verify()`` returns the user or ``None``; it is not called while
+        ``username`` is locked. Failures here and at the password grant
+        count together. A lock fires the ``password_lockout`` signal.
+        """
+        return state().server.lockout.check(username, verify)

@@ -4,10 +4,16 @@ thin layers over these functions."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from .registration import check_client_settings, check_grant_types, check_scope
+from .registration import (
+    check_client_settings,
+    check_grant_types,
+    check_redirect_uris,
+    check_scope,
+)
 from .state import RefreshGrantState
 from .store.admin import ClientCredentials, PurgeCounts
 
@@ -27,7 +33,7 @@ def create_client(
         name=name,
         grant_types=check_grant_types(grant_types, public=public),
         scope=check_scope(scope, app_state.settings),
-        redirect_uris=list(dict.fromkeys(redirect_uris)),
+        redirect_uris=check_redirect_uris(redirect_uris, public=public),
         public=public,
         now=app_state.server.now(),
         settings=check_client_settings(settings),
@@ -42,4 +48,6 @@ def purge(app_state: RefreshGrantState, *, older_than: int = 0) -> PurgeCounts:
     grace = admin.longest_grace_period(
         app_state.settings.policy.refresh_token_grace_period
     )
-    return admin.purge(cutoff=now - older_than, replay_cutoff=now - grace)
+    counts = admin.purge(cutoff=now - older_than, replay_cutoff=now - grace)
+    lockouts = app_state.server.lockout.purge()
+    return dataclasses.replace(counts, password_lockouts=lockouts)

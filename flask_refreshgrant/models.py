@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 
 from .config import PER_CLIENT_SETTINGS, per_client_coercion
+from .redirect_uris import redirect_uri_matches
 from .security import digests_match
 
 if TYPE_CHECKING:
@@ -83,7 +84,12 @@ class ClientMixin(AuthlibClientMixin):  # type: ignore[misc]
         return " ".join(s for s in dict.fromkeys(scope.split()) if s in allowed)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri in _split(self.redirect_uris)
+        """Exact match, except any port for a loopback ``http`` URI
+        registered without one (RFC 8252 §7.3)."""
+        return any(
+            redirect_uri_matches(registered, redirect_uri)
+            for registered in _split(self.redirect_uris)
+        )
 
     def check_client_secret(self, client_secret: str) -> bool:
         return digests_match(client_secret, self.client_secret_digest)
@@ -207,19 +213,70 @@ class AuthorizationCodeMixin(AuthlibCodeMixin):  # type: ignore[misc]
         return self.scope
 
 
+class PasswordLockoutMixin:
+    """Failed password checks of one username, and its lock (RFC 6749
+    §4.3.2; see :mod:`.lockout`). Rows exist for unknown usernames too, so
+    that the lock says nothing about which usernames exist; the username
+    itself is stored only as a SHA-256 digest (a username field sometimes
+    receives a password)."""
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    username_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Failed checks since the last success or the last lock.
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    #: Length of the last lock (``0``: never locked); the next one doubles it.
+    lock_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: While in the future, every check of this username is refused.
+    locked_until: Mapped[int | None] = mapped_column(BigInteger)
+    last_failure_at: Mapped[int] = mapped_column(BigInteger)
+
+
 @dataclasses.dataclass(frozen=True)
 class Models:
-    """The concrete model classes the extension reads and writes."""
+    """The concrete model classes the extension reads and writes.
+
+    ``password_lockout`` may be left out (code written for the first four
+    models keeps working): ``init_app`` then adds the default
+    ``oauth2_password_lockout`` model on the app's ``db``.
+    """
 
     client: type[ClientMixin]
     refresh_token: type[RefreshTokenMixin]
     access_token: type[AccessTokenMixin]
     authorization_code: type[AuthorizationCodeMixin]
+    password_lockout: type[PasswordLockoutMixin] | None = None
 
 
 _default_models: weakref.WeakKeyDictionary[SQLAlchemy, Models] = (
     weakref.WeakKeyDictionary()
 )
+_default_lockout: weakref.WeakKeyDictionary[SQLAlchemy, type[PasswordLockoutMixin]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def default_lockout_model(db: SQLAlchemy) -> type[PasswordLockoutMixin]:
+    """The default ``oauth2_password_lockout`` model on ``db``, built once."""
+    model = _default_lockout.get(db)
+    if model is None:
+        base: Any = db.Model
+        model = type(
+            "OAuth2PasswordLockout",
+            (PasswordLockoutMixin, base),
+            {"__tablename__": "oauth2_password_lockout"},
+        )
+        _default_lockout[db] = model
+    return model
+
+
+def complete_models(db: SQLAlchemy, models: Models | None) -> Models:
+    """``models`` (default: :func:`default_models`), with the default
+    lockout model on ``db`` if it has none."""
+    if models is None:
+        return default_models(db)
+    if models.password_lockout is None:
+        return dataclasses.replace(models, password_lockout=default_lockout_model(db))
+    return models
 
 
 def default_models(db: SQLAlchemy) -> Models:
@@ -246,6 +303,7 @@ def default_models(db: SQLAlchemy) -> Models:
                 (AuthorizationCodeMixin, base),
                 {"__tablename__": "oauth2_authorization_code"},
             ),
+            password_lockout=default_lockout_model(db),
         )
         _default_models[db] = models
     return models

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from .config import Settings
+from .lockout import PasswordLockout
 from .store.tokens import TokenStore
 
 #: ``(username, password) -> user or None``: the password grant's check.
@@ -30,6 +31,8 @@ class GrantServer(Protocol):
 
     settings: Settings
     store: TokenStore
+    #: The password lock the password grant checks through.
+    lockout: PasswordLockout
     authenticate_user: AuthenticateUser | None
     load_user: LoadUser
     get_user_id: GetUserId

@@ -84,13 +84,26 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
 
     def _grace_replay(self, token: RefreshTokenMixin) -> dict[str, Any] | None:
         """The response ``token``'s rotation returned, while its grace period
-        runs (see :func:`.grace.replayed_response`)."""
-        return grace.replayed_response(
+        runs (see :func:`.grace.replayed_response`), to a retry of the same
+        request (same client — checked before — and same ``scope``), while
+        the replayed access token is live and the user still loads. Else
+        ``None``: the token is a rotated-out one."""
+        now = self.server.now()
+        response = grace.replayed_response(
             token,
-            now=self.server.now(),
+            now=now,
             grace_period=self.policy.refresh_token_grace_period,
             secret_key=current_app.config.get("SECRET_KEY"),
+            scope=self.request.payload.scope,
         )
+        if response is None:
+            return None
+        access = self.server.store.find_access_token(response["access_token"])
+        if access is None or access.is_revoked() or access.expires_at <= now:
+            return None
+        if self.authenticate_user(token) is None:
+            return None
+        return response
 
     def _revoke_reused_family(self, token: RefreshTokenMixin) -> None:
         """RFC 9700 §4.14.2: a rotated-out token came back, so either the
@@ -140,7 +153,11 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
             set_refresh_expires_in(token, expires_at, now)
             sealed = None
             if policy.refresh_token_grace_period > 0:
-                sealed = grace.seal(current_app.config.get("SECRET_KEY"), token)
+                sealed = grace.seal(
+                    current_app.config.get("SECRET_KEY"),
+                    token,
+                    scope=self.request.payload.scope,
+                )
             if not self.server.store.rotate(
                 old, issued, now=now, expires_at=expires_at, replay=sealed
             ):

@@ -1,5 +1,5 @@
 """Checks of a client's registration, shared by the Python API and the CLI:
-grant types, scopes and per-client settings. A refused registration stores
+grant types, scopes, redirect URIs and per-client settings. A refused registration stores
 nothing and raises :class:`~.errors.ClientRegistrationError`."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from typing import Any
 
 from .config import PER_CLIENT_SETTINGS, Settings, per_client_coercion
 from .errors import ClientRegistrationError, ConfigurationError
+from .redirect_uris import redirect_uri_problem
 
 #: The grant types a client can be registered for.
 GRANT_TYPES = ("authorization_code", "refresh_token", "password", "client_credentials")
@@ -44,6 +45,18 @@ def check_scope(scope: str, settings: Settings) -> str:
             f"scope not in OAUTH2_SCOPES_SUPPORTED: {' '.join(unknown)}"
         )
     return " ".join(scopes)
+
+
+def check_redirect_uris(uris: Iterable[str], *, public: bool) -> list[str]:
+    """The redirect URIs, once each, every one of them acceptable (see
+    :func:`~.redirect_uris.redirect_uri_problem`): one bad URI refuses the
+    registration."""
+    checked = list(dict.fromkeys(uris))
+    for uri in checked:
+        problem = redirect_uri_problem(uri, public=public)
+        if problem is not None:
+            raise ClientRegistrationError(f"{problem}: {uri!r}")
+    return checked
 
 
 def check_client_settings(values: Mapping[str, Any]) -> dict[str, Any]:

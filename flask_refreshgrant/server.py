@@ -11,6 +11,7 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any, cast
 
+from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import (
     AuthorizationServer as FlaskAuthorizationServer,
 )
@@ -30,6 +31,8 @@ from .code_grant import AuthorizationCodeGrant, S256CodeChallenge
 from .config import Settings
 from .grants import ClientCredentialsGrant, PasswordGrant
 from .introspection import IntrospectionEndpoint
+from .issuer import issuer_url
+from .lockout import PasswordLockout
 from .models import ClientMixin
 from .protocols import AuthenticateUser, GetUserId, LoadUser
 from .refresh_grant import RefreshTokenGrant
@@ -43,6 +46,10 @@ from .token_request import (
     uses_basic,
 )
 
+#: The one ``error_description`` of ``invalid_client``, whether the client is
+#: unknown, its secret wrong or its credentials missing (RFC 6749 §5.2).
+CLIENT_AUTHENTICATION_FAILED = "Client authentication failed."
+
 
 class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
     """One app's authorization server; holds that app's settings, token
@@ -53,6 +60,7 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         *,
         settings: Settings,
         store: TokenStore,
+        lockout: PasswordLockout,
         clock: Callable[[], float],
         authenticate_user: AuthenticateUser | None,
         load_user: LoadUser,
@@ -62,6 +70,7 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         super().__init__(query_client=store.get_client)
         self.settings = settings
         self.store = store
+        self.lockout = lockout
         self._clock = clock
         self.authenticate_user = authenticate_user
         self.load_user = load_user
@@ -159,7 +168,24 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
             return request
         return TokenRequest(flask_request)
 
+    def get_token_grant(self, request: OAuth2Request) -> Any:
+        """Authlib's, except that a missing (or empty, RFC 6749 §3.2)
+        ``grant_type`` is ``invalid_request``: only a present but unknown
+        one is ``unsupported_grant_type`` (§5.2)."""
+        if not request.payload.grant_type:
+            raise InvalidRequestError("Missing 'grant_type' in request.")
+        return super().get_token_grant(request)
+
     def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
+        """Authlib's, with one description for every ``invalid_client``
+        (no oracle for which client ids exist) and ``iss`` (RFC 9207) on an
+        error redirected back to the client."""
+        if isinstance(error, InvalidClientError):
+            error.description = CLIENT_AUTHENTICATION_FAILED
+        if error.redirect_uri:
+            error.redirect_uri = add_params_to_uri(
+                error.redirect_uri, [("iss", issuer_url(self.settings))]
+            )
         return cast(Response, super().handle_error_response(request, error))
 
     def _refuse_malformed(self) -> Response | None:
@@ -181,7 +207,8 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
             return refused
         try:
             return cast(Response, super().create_token_response(request))
-        except OAuth2Error as error:  # InsecureTransportError from the request
+        except OAuth2Error as error:
+            # InsecureTransportError from the request; a missing grant_type.
             return self.handle_error_response(None, error)
 
     def create_endpoint_response(self, name: str, request: Any = None) -> Response:

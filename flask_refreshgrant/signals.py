@@ -32,6 +32,11 @@ refresh_token_reuse_detected = _signals.signal(
 #: ``family_id`` (``None`` for a lone access token), ``reason``.
 token_revoked = _signals.signal("refreshgrant.token-revoked")
 
+#: A username was locked after too many failed password checks (password
+#: grant or ``check_password``). Kwargs: ``username``, ``lock_seconds``,
+#: ``locked_until`` (seconds since the epoch).
+password_lockout = _signals.signal("refreshgrant.password-lockout")
+
 
 def emit(signal: Signal, **kwargs: Any) -> None:
     """Send ``signal`` with the current app as sender."""

@@ -8,6 +8,7 @@ import base64
 import binascii
 import re
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from authlib.integrations.flask_oauth2.requests import (
     FlaskOAuth2Payload,
@@ -86,6 +87,20 @@ def basic_credentials(header: str) -> tuple[str, str] | None:
     return client_id, secret
 
 
+def check_body_encoding(request: Request) -> None:
+    """A form body is UTF-8, percent-decoded or not (W3C URL-encoded form
+    parsing); Werkzeug would read an undecodable one as an empty form, or
+    keep ``%FF`` as three literal characters. Reads the body once and keeps
+    it for the form parser."""
+    body = request.get_data(cache=True)
+    try:
+        unquote_to_bytes(body).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequestError(
+            "Malformed request body: it is not UTF-8 form data."
+        ) from None
+
+
 def check_form_request(request: Request) -> None:
     """Refuse what RFC 6749 §3.2 and §2.3 forbid before any grant or
     endpoint runs (token, revocation and introspection alike)."""
@@ -96,6 +111,7 @@ def check_form_request(request: Request) -> None:
     for name in request.args:
         if name in _BODY_ONLY_PARAMETERS:
             raise InvalidRequestError(f"'{name}' must be sent in the request body.")
+    check_body_encoding(request)
     form = request.form
     for name in form:
         values = form.getlist(name)

@@ -334,7 +334,7 @@ def example_instance(
     """The example app's environment: this test's database and instance folder."""
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("EXAMPLE_INSTANCE_PATH", str(tmp_path / "instance"))
-    for name in ("FLASK_EXAMPLE_BASE_URL", "FLASK_SECRET_KEY"):
+    for name in ("FLASK_EXAMPLE_BASE_URL", "EXAMPLE_BASE_URL", "FLASK_SECRET_KEY"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path / "instance"
 

@@ -156,7 +156,10 @@ def parse_banner_credentials(banner: str) -> tuple[str, str]:
 
 
 def _environment(
-    database_url: str, instance: Path, base_url: str, config: Mapping[str, str]
+    database_url: str,
+    instance: Path,
+    base_url: str | None,
+    config: Mapping[str, str],
 ) -> dict[str, str]:
     # Nothing of the caller's Flask or database settings may leak in.
     env = {
@@ -169,11 +172,12 @@ def _environment(
         DATABASE_URL=database_url,
         EXAMPLE_INSTANCE_PATH=str(instance),
         FLASK_EXAMPLE_QUIET="false",
-        FLASK_EXAMPLE_BASE_URL=base_url,
         PYTHONUNBUFFERED="1",
         # The banner's curl commands call ``python3``: make it this venv's.
         PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
     )
+    if base_url is not None:
+        env["FLASK_EXAMPLE_BASE_URL"] = base_url
     env.update(config)
     return env
 
@@ -228,11 +232,16 @@ def live_server(
     database_url: str,
     worker_args: Sequence[str] = WORKER_MODELS["sync"],
     config: Mapping[str, str] | None = None,
+    *,
+    tell_base_url: bool = True,
 ) -> Iterator[LiveServer]:
     """Start gunicorn on the example app; stop it (and its workers) on exit.
 
     ``config`` is extra environment, e.g. ``FLASK_OAUTH2_…`` settings that the
-    app loads with ``app.config.from_prefixed_env()``.
+    app loads with ``app.config.from_prefixed_env()``. With ``tell_base_url``
+    off, the app is not told where it is served (no ``EXAMPLE_BASE_URL``), as
+    when a newcomer runs gunicorn by hand. Several servers may share one
+    ``tmp_path`` (one instance folder: one secret key, one demo client).
     """
     instance = tmp_path / "instance"
     instance.mkdir(exist_ok=True)
@@ -259,7 +268,12 @@ def live_server(
             process = subprocess.Popen(
                 command,
                 cwd=REPO_ROOT,
-                env=_environment(database_url, instance, base_url, config or {}),
+                env=_environment(
+                    database_url,
+                    instance,
+                    base_url if tell_base_url else None,
+                    config or {},
+                ),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,

@@ -167,6 +167,7 @@ def test_deny_redirects_with_access_denied(harness: Harness) -> None:
         "error": "access_denied",
         "error_description": params["error_description"],
         "state": "xyz",
+        "iss": "http://localhost",  # RFC 9207
     }
 
 

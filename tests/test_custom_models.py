@@ -15,6 +15,7 @@ from flask_refreshgrant import (
     AuthorizationCodeMixin,
     ClientMixin,
     Models,
+    PasswordLockoutMixin,
     RefreshGrant,
     RefreshTokenMixin,
 )
@@ -81,11 +82,14 @@ def test_models_built_from_the_mixins_with_extra_columns(
             scope="A",
             renew_refresh_token=renew,
         )
+        # Models built with the first four only (code written before the
+        # password lock) get the default lock table on the same db.
         assert {t.name for t in db.metadata.sorted_tables} == {
             "tenant_client",
             "tenant_refresh_token",
             "tenant_access_token",
             "tenant_authorization_code",
+            "oauth2_password_lockout",
         }
     auth = {"Authorization": basic_auth(created.client_id, created.client_secret)}
     http = app.test_client()
@@ -117,3 +121,70 @@ def test_models_built_from_the_mixins_with_extra_columns(
         assert [tuple(row) for row in rows] == [("7", "eu")] * (2 if renew else 1)
         regions = db.session.scalars(sa.select(AccessToken.region)).all()
         assert regions == ["eu", "eu"]
+
+
+def test_custom_password_lockout_model(
+    database_url: str, request: pytest.FixtureRequest
+) -> None:
+    """A fifth model built from ``PasswordLockoutMixin`` holds the password
+    lock (SPEC §6.1) in the user's own table."""
+    db = SQLAlchemy()
+
+    class Client(ClientMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "my_client"
+
+    class RefreshToken(RefreshTokenMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "my_refresh_token"
+
+    class AccessToken(AccessTokenMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "my_access_token"
+
+    class Code(AuthorizationCodeMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "my_authorization_code"
+
+    class Lockout(PasswordLockoutMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "my_password_lockout"
+
+    class User:
+        id = 1
+
+    app = Flask(__name__)
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=database_url, OAUTH2_PASSWORD_MAX_FAILURES=2
+    )
+    db.init_app(app)
+    request.addfinalizer(lambda: _dispose(app, db))
+    oauth = RefreshGrant()
+    oauth.init_app(
+        app,
+        db=db,
+        models=Models(Client, RefreshToken, AccessToken, Code, Lockout),
+        authenticate_user=lambda u, p: User() if (u, p) == ("u", "p") else None,
+        load_user=lambda user_id: User(),
+        clock=FakeClock(),
+    )
+    with app.app_context():
+        db.create_all()
+        assert {t.name for t in db.metadata.sorted_tables} == {
+            "my_client",
+            "my_refresh_token",
+            "my_access_token",
+            "my_authorization_code",
+            "my_password_lockout",
+        }
+        created = oauth.create_client(name="t", grant_types=["password"])
+    auth = {"Authorization": basic_auth(created.client_id, created.client_secret)}
+    http = app.test_client()
+
+    def password(secret: str) -> int:
+        form = {"grant_type": "password", "username": "u", "password": secret}
+        return http.post("/oauth2/token", data=form, headers=auth).status_code
+
+    assert [password("x"), password("x"), password("p")] == [400, 400, 400]
+    with app.app_context():
+        assert db.session.scalars(sa.select(Lockout.locked_until)).one() is not None
+
+
+def _dispose(app: Flask, db: SQLAlchemy) -> None:
+    with app.app_context():
+        db.engine.dispose()

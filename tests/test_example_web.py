@@ -8,9 +8,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import inspect
 import json
 import re
 import shlex
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +20,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import werkzeug.security
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from example_app import create_app, models
+from example_app.demo import banner
 from example_app.demo_client import PENDING_KEY, TOKENS_KEY
 from example_app.models import User, db
 from example_app.server_pages import USER_KEY
@@ -389,6 +394,86 @@ def test_logout_forgets_the_user_and_the_tokens(user: Browser) -> None:
     assert "Log in</a>" in page_text(user.client.get("/"))
 
 
+def test_logout_ends_the_login_and_the_tokens_for_every_copy_of_the_cookie(
+    user: Browser,
+) -> None:
+    """Issue 10 point 12: the session is a cookie the browser holds, so a
+    copy taken before logout must not still be logged in nor hold live
+    tokens: the login is a server-side row, and the demo client revokes its
+    tokens (RFC 7009) at logout."""
+    page = user.get_tokens()
+    access = by_id(page, "access-token")
+    stolen = user.client.get_cookie("session")
+    assert stolen is not None
+    assert location(user.submit(page, "/logout")) == "/"
+    user.client.set_cookie("session", stolen.value)  # the old copy, replayed
+    with user.client.session_transaction() as session:
+        assert USER_KEY in session and TOKENS_KEY in session  # still in it...
+    assert "Log in</a>" in page_text(user.client.get("/"))  # ...but logged out
+    authorize_url = user.start()
+    assert location(user.client.get(authorize_url)).startswith("/login?")
+    refused = user.press_refresh(page)
+    assert by_id(page_text(refused), "error-title") == "Refresh refused"
+    me = user.client.get("/api/me", headers={"Authorization": "Bearer " + access})
+    assert me.status_code == 401
+
+
+def test_login_page_is_behind_the_password_lock(browser: Browser) -> None:
+    """SPEC §6.1: the login form uses the extension's helper; its failures
+    and the password grant's count together, and a lock refuses the right
+    password with the same page plus Retry-After."""
+    for _ in range(3):
+        refused = browser.log_in(password="guess")
+        assert refused.status_code == 401 and "Retry-After" not in refused.headers
+    for _ in range(2):
+        grant = browser.token_endpoint(
+            {"grant_type": "password", "username": "demo", "password": "guess"}
+        )
+        assert grant.json is not None and grant.json["error"] == INVALID_GRANT
+    locked = browser.log_in()
+    assert locked.status_code == 401
+    assert 0 < int(locked.headers["Retry-After"]) <= 60  # the app's real clock
+    assert "Wrong username or password." in page_text(locked)
+    with browser.client.session_transaction() as session:
+        assert USER_KEY not in session
+    grant = browser.token_endpoint(
+        {"grant_type": "password", "username": "demo", "password": "demo"}
+    )
+    assert grant.status_code == 400 and grant.headers["Retry-After"]
+
+
+def test_unknown_user_costs_one_password_hash_check_like_a_known_one(
+    web_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10 point 2: no timing oracle for which usernames exist. The
+    cost of a login is the one password hash check (scrypt), so an unknown
+    user must get one, of the same kind as a real user's."""
+    checked: list[str] = []
+    real_check = werkzeug.security.check_password_hash
+
+    def counting_check(pwhash: str, password: str) -> bool:
+        checked.append(pwhash.split("$", 1)[0])  # the method and its cost
+        return real_check(pwhash, password)
+
+    monkeypatch.setattr(models, "check_password_hash", counting_check)
+    with web_app.app_context():
+        assert models.authenticate_user("nobody", "guess") is None
+        unknown, checked[:] = list(checked), []
+        assert models.authenticate_user("demo", "guess") is None
+        known = list(checked)
+        demo = db.session.query(User).filter_by(username="demo").one()
+    assert unknown == known == [demo.password_hash.split("$", 1)[0]]
+
+
+def test_readme_authenticate_user_is_the_example_apps(web_app: Flask) -> None:
+    """The README's wiring snippet is the same constant-time function."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    source = inspect.getsource(models.authenticate_user)
+    assert source in readme
+    assert inspect.getsource(models).count("DUMMY_PASSWORD_HASH = ") == 1
+    assert "DUMMY_PASSWORD_HASH = generate_password_hash(" in readme
+
+
 def test_pages_escape_what_they_show(browser: Browser) -> None:
     runner = browser.app.test_cli_runner()
     name = '<script>alert("x")</script>'
@@ -538,6 +623,117 @@ def test_html_pages_are_not_cached_or_framed(user: Browser) -> None:
 def test_home_page_moves_to_the_base_url(browser: Browser) -> None:
     response = browser.client.get("/", base_url="http://127.0.0.1")
     assert location(response) == BASE_URL + "/"
+
+
+# -- served anywhere, with or without EXAMPLE_BASE_URL -----------------------------
+
+
+class ClientAt(FlaskClient):
+    """A test client whose requests go to ``http://{host}`` by default."""
+
+    host = "localhost"
+
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
+        kwargs.setdefault("base_url", f"http://{self.host}")
+        return super().open(*args, **kwargs)
+
+
+def flow_at(app: Flask, host: str) -> str:
+    """The whole flow, log in to token page, with the browser at ``host``;
+    the redirect URI the demo client used."""
+    client = ClientAt(app, app.response_class, use_cookies=True)
+    client.host = host
+    user = Browser(app, client)
+    assert location(user.log_in()) == "/"
+    authorize_url = user.start()
+    (redirect_uri,) = parse_qs(urlsplit(authorize_url).query)["redirect_uri"]
+    page = user.consent(authorize_url)
+    redirected = location(user.submit(page, "/oauth2/authorize", decision="approve"))
+    assert redirected.startswith(redirect_uri + "?"), redirected
+    assert location(client.get(redirected)) == "/tokens"
+    assert by_id(page_text(client.get("/tokens")), "scope") == "PRODUCTION SANDBOX"
+    return redirect_uri
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1:8000", "localhost:5000", "127.0.0.1:61234", "[::1]:8000"]
+)
+def test_pages_work_on_any_loopback_port_without_settings(
+    make_app: Callable[..., Flask], host: str
+) -> None:
+    """Issue 10 point 11, SPEC §8: served where a newcomer serves it
+    (gunicorn on 8000, flask run on 5000 or any port), nothing redirects to
+    a port where nothing listens."""
+    app = make_app(EXAMPLE_BASE_URL=None)
+    home = app.test_client().get("/", base_url=f"http://{host}")
+    assert home.status_code == 200, home.headers.get("Location")
+    assert flow_at(app, host) == f"http://{host}/callback"
+
+
+def test_without_a_base_url_only_loopback_redirect_uris_are_registered(
+    make_app: Callable[..., Flask],
+) -> None:
+    """The Host header is anyone's to choose: without EXAMPLE_BASE_URL the
+    demo client never gets a redirect URI from it, only loopback ones."""
+    app = make_app(EXAMPLE_BASE_URL=None)
+    client_id, _ = demo_credentials(app)
+    for url in ("https://evil.example", "http://192.168.1.20:8000"):
+        response = app.test_client().get("/", base_url=url)
+        assert response.status_code == 400
+        assert by_id(page_text(response), "error-title") == "Set EXAMPLE_BASE_URL"
+    with app.app_context():
+        client = RefreshGrant.state().store.get_client(client_id)
+        assert client is not None
+        assert client.redirect_uris.split() == [
+            "http://127.0.0.1/callback",
+            "http://localhost/callback",
+            "http://[::1]/callback",
+        ]
+
+
+def test_bare_example_base_url_from_the_environment(
+    make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EXAMPLE_BASE_URL", "http://127.0.0.1:8000/")
+    settings: dict[str, Any] = {"TESTING": True, "EXAMPLE_QUIET": True}
+    app = create_app(settings)
+    try:
+        assert app.config["EXAMPLE_BASE_URL"] == "http://127.0.0.1:8000/"
+        assert RefreshGrant.state(app).settings.issuer == "http://127.0.0.1:8000"
+        home = app.test_client().get("/", base_url="http://localhost:8000")
+        assert location(home) == "http://127.0.0.1:8000/"
+        assert flow_at(app, "127.0.0.1:8000") == "http://127.0.0.1:8000/callback"
+        assert "http://127.0.0.1:8000/oauth2/token" in banner(app)
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("argv", "software", "expected"),
+    [
+        (["gunicorn", "example_app:create_app()"], "gunicorn/23", "127.0.0.1:8000"),
+        (["gunicorn", "-b", "0.0.0.0:9000", "x"], "gunicorn/23", "127.0.0.1:9000"),
+        (["gunicorn", "--bind=[::1]:8080", "x"], "gunicorn/23", "[::1]:8080"),
+        (["flask", "--app", "example_app", "run"], "", "127.0.0.1:5000"),
+        (["flask", "run", "--port", "8000"], "", "127.0.0.1:8000"),
+        (["flask", "run", "-h", "localhost", "-p", "7000"], "", "localhost:7000"),
+    ],
+)
+def test_banner_guesses_the_address_from_the_command_line(
+    web_app: Flask,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    software: str,
+    expected: str,
+) -> None:
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.setenv("SERVER_SOFTWARE", software)
+    monkeypatch.delenv("FLASK_RUN_PORT", raising=False)
+    web_app.config["EXAMPLE_BASE_URL"] = None
+    text = banner(web_app)
+    assert f"http://{expected}/oauth2/token" in text
+    assert "address guessed from the command line" in text
 
 
 # -- the demo client's registration --------------------------------------------

@@ -10,7 +10,13 @@ import pytest
 
 from flask_refreshgrant import ConfigurationError
 
-from .conftest import INVALID_REFRESH, Harness, all_stored_text, refresh_row
+from .conftest import (
+    INVALID_REFRESH,
+    Harness,
+    all_stored_text,
+    basic_auth,
+    refresh_row,
+)
 
 
 @pytest.fixture
@@ -137,3 +143,73 @@ def test_per_client_grace_without_secret_key_fails_cleanly(
     # Nothing was written: the token is still the live one.
     h.app.config["SECRET_KEY"] = "now-set"
     assert h.refresh(client, first["refresh_token"]).status_code == 200
+
+
+# -- a replay answers only a retry of the same request (SPEC §6) ----------------
+
+
+def rotate_with_scope(h: Harness, scope: str | None) -> tuple[Any, str, dict[str, Any]]:
+    client = h.create_client()
+    first = h.password_grant(client).json
+    assert first is not None
+    second = h.refresh(client, first["refresh_token"], scope=scope).json
+    assert second is not None and "access_token" in second
+    return client, first["refresh_token"], second
+
+
+def test_retry_asking_for_another_scope_is_reuse(grace: Harness) -> None:
+    client, old, second = rotate_with_scope(grace, "PRODUCTION")
+    assert grace.refresh(client, old, scope="PRODUCTION SANDBOX").json == (
+        INVALID_REFRESH
+    )
+    # ...treated as a rotated-out token: the family is revoked.
+    assert grace.refresh(client, second["refresh_token"]).json == INVALID_REFRESH
+
+
+@pytest.mark.parametrize(
+    ("first", "retry"),
+    [
+        (None, None),
+        (None, ""),
+        ("PRODUCTION SANDBOX", "SANDBOX PRODUCTION"),
+        ("PRODUCTION", "PRODUCTION PRODUCTION"),
+    ],
+)
+def test_retry_asking_for_the_same_scope_is_replayed(
+    grace: Harness, first: str | None, retry: str | None
+) -> None:
+    client, old, second = rotate_with_scope(grace, first)
+    assert grace.refresh(client, old, scope=retry).json == second
+
+
+def test_no_replay_once_the_user_no_longer_loads(grace: Harness) -> None:
+    client, old, second = rotate_with_scope(grace, None)
+    grace.delete_user(1)
+    assert grace.refresh(client, old).json == INVALID_REFRESH
+    assert refresh_row(grace, second["refresh_token"])["revoked_at"] is not None
+
+
+def test_no_replay_of_a_revoked_access_token(grace: Harness) -> None:
+    client, old, second = rotate_with_scope(grace, None)
+    revoked = grace.client.post(
+        "/oauth2/revoke",
+        data={"token": second["access_token"], "token_type_hint": "access_token"},
+        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},
+    )
+    assert revoked.status_code == 200
+    assert grace.refresh(client, old).json == INVALID_REFRESH
+    assert grace.refresh(client, second["refresh_token"]).json == INVALID_REFRESH
+
+
+def test_no_replay_of_an_expired_access_token(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(
+        OAUTH2_REFRESH_TOKEN_GRACE_PERIOD=60, OAUTH2_ACCESS_TOKEN_VALIDITY_PERIOD=20
+    )
+    h.create_user()
+    client, old, _ = rotate_with_scope(h, None)
+    h.clock.advance(19)
+    assert h.refresh(client, old).status_code == 200
+    h.clock.advance(1)
+    assert h.refresh(client, old).json == INVALID_REFRESH

@@ -31,6 +31,8 @@ class PurgeCounts:
     refresh_tokens: int
     authorization_codes: int
     replays: int
+    #: Password lock records that would count from zero anyway.
+    password_lockouts: int = 0
 
 
 class AdminStore(StoreBase):
