@@ -5,6 +5,9 @@ nothing."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from werkzeug.test import TestResponse
@@ -46,30 +49,116 @@ def test_methods_other_than_post(harness: Harness, method: str) -> None:
     assert response.headers["Allow"] == "POST"
 
 
-def test_json_body_is_invalid_request(
-    live: tuple[Harness, ClientCredentials, str],
-) -> None:
-    h, client, token = live
-    response = h.client.post(
-        "/oauth2/token",
-        json={"grant_type": "refresh_token", "refresh_token": token},
-        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},
-    )
-    assert_oauth_error(response, 400, "invalid_request")
-    still_works(h, client, token)
+#: A request's keyword arguments for the test client, from the live client
+#: and refresh token.
+Build = Callable[[ClientCredentials, str], dict[str, Any]]
 
 
-def test_multipart_body_is_invalid_request(
-    live: tuple[Harness, ClientCredentials, str],
+def _form(token: str, **extra: str) -> dict[str, str]:
+    return {"grant_type": "refresh_token", "refresh_token": token, **extra}
+
+
+def _basic(client: ClientCredentials, secret: str | None = None) -> dict[str, str]:
+    return {
+        "Authorization": basic_auth(client.client_id, secret or client.client_secret)
+    }
+
+
+@dataclass(frozen=True)
+class BadRequest:
+    """A token request refused with ``status`` and ``error``, consuming nothing."""
+
+    id: str
+    build: Build
+    status: int
+    error: str
+    #: ``True``/``False``: the response has / has no ``WWW-Authenticate``
+    #: (RFC 6749 §5.2: only when the client tried HTTP Basic).
+    www_authenticate: bool | None = None
+
+
+BAD_REQUESTS = [
+    BadRequest(
+        "json-body",
+        lambda c, t: {"json": _form(t), "headers": _basic(c)},
+        400,
+        "invalid_request",
+    ),
+    BadRequest(
+        "multipart-body",
+        lambda c, t: {
+            "data": _form(t),
+            "content_type": "multipart/form-data",
+            "headers": _basic(c),
+        },
+        400,
+        "invalid_request",
+    ),
+    BadRequest(
+        "query-only",
+        lambda c, t: {"query_string": _form(t), "headers": _basic(c)},
+        400,
+        "invalid_request",
+    ),
+    BadRequest(
+        "two-authentication-methods",
+        lambda c, t: {
+            "data": _form(
+                t, client_id=c.client_id, client_secret=c.client_secret or ""
+            ),
+            "headers": _basic(c),
+        },
+        400,
+        "invalid_request",
+    ),
+    BadRequest(
+        "wrong-secret-basic",
+        lambda c, t: {"data": _form(t), "headers": _basic(c, "wrong")},
+        401,
+        "invalid_client",
+        www_authenticate=True,
+    ),
+    BadRequest(
+        "unknown-client-basic",
+        lambda c, t: {
+            "data": _form(t),
+            "headers": {"Authorization": basic_auth("nobody", "x")},
+        },
+        401,
+        "invalid_client",
+        www_authenticate=True,
+    ),
+    BadRequest(
+        "wrong-secret-in-body",
+        lambda c, t: {"data": _form(t, client_id=c.client_id, client_secret="wrong")},
+        400,
+        "invalid_client",
+        www_authenticate=False,
+    ),
+    BadRequest(
+        "no-client-authentication",
+        lambda c, t: {"data": _form(t)},
+        400,
+        "invalid_client",
+    ),
+    BadRequest(
+        "confidential-client-posing-as-public",
+        lambda c, t: {"data": _form(t, client_id=c.client_id)},
+        400,
+        "invalid_client",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", BAD_REQUESTS, ids=[case.id for case in BAD_REQUESTS])
+def test_bad_token_request(
+    live: tuple[Harness, ClientCredentials, str], case: BadRequest
 ) -> None:
     h, client, token = live
-    response = h.client.post(
-        "/oauth2/token",
-        data={"grant_type": "refresh_token", "refresh_token": token},
-        content_type="multipart/form-data",
-        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},
-    )
-    assert_oauth_error(response, 400, "invalid_request")
+    response = h.client.post("/oauth2/token", **case.build(client, token))
+    assert_oauth_error(response, case.status, case.error)
+    if case.www_authenticate is not None:
+        assert ("WWW-Authenticate" in response.headers) is case.www_authenticate
     still_works(h, client, token)
 
 
@@ -87,19 +176,6 @@ def test_parameters_in_the_query_are_invalid_request(
         {"grant_type": "refresh_token", "refresh_token": token},
         client,
         query_string={parameter: query[parameter]},
-    )
-    assert_oauth_error(response, 400, "invalid_request")
-    still_works(h, client, token)
-
-
-def test_query_only_request_is_refused(
-    live: tuple[Harness, ClientCredentials, str],
-) -> None:
-    h, client, token = live
-    response = h.client.post(
-        "/oauth2/token",
-        query_string={"grant_type": "refresh_token", "refresh_token": token},
-        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},
     )
     assert_oauth_error(response, 400, "invalid_request")
     still_works(h, client, token)
@@ -189,95 +265,6 @@ def test_broken_basic_header_is_invalid_client_401(
     )
     assert_oauth_error(response, 401, "invalid_client")
     assert response.headers["WWW-Authenticate"].startswith("Basic ")
-    still_works(h, client, token)
-
-
-def test_wrong_secret_with_basic_is_401_with_www_authenticate(
-    live: tuple[Harness, ClientCredentials, str],
-) -> None:
-    h, client, token = live
-    response = h.client.post(
-        "/oauth2/token",
-        data={"grant_type": "refresh_token", "refresh_token": token},
-        headers={"Authorization": basic_auth(client.client_id, "wrong")},
-    )
-    assert_oauth_error(response, 401, "invalid_client")
-    assert "WWW-Authenticate" in response.headers
-    still_works(h, client, token)
-
-
-def test_unknown_client_with_basic_is_401(
-    live: tuple[Harness, ClientCredentials, str],
-) -> None:
-    h, _, token = live
-    response = h.client.post(
-        "/oauth2/token",
-        data={"grant_type": "refresh_token", "refresh_token": token},
-        headers={"Authorization": basic_auth("nobody", "x")},
-    )
-    assert_oauth_error(response, 401, "invalid_client")
-
-
-def test_wrong_secret_in_body_is_400(
-    live: tuple[Harness, ClientCredentials, str],
-) -> None:
-    h, client, token = live
-    response = h.client.post(
-        "/oauth2/token",
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": token,
-            "client_id": client.client_id,
-            "client_secret": "wrong",
-        },
-    )
-    assert_oauth_error(response, 400, "invalid_client")
-    assert "WWW-Authenticate" not in response.headers
-    still_works(h, client, token)
-
-
-def test_no_client_authentication_at_all(
-    live: tuple[Harness, ClientCredentials, str],
-) -> None:
-    h, client, token = live
-    response = h.client.post(
-        "/oauth2/token", data={"grant_type": "refresh_token", "refresh_token": token}
-    )
-    assert_oauth_error(response, 400, "invalid_client")
-    still_works(h, client, token)
-
-
-def test_confidential_client_cannot_pose_as_public(
-    live: tuple[Harness, ClientCredentials, str],
-) -> None:
-    h, client, token = live
-    response = h.client.post(
-        "/oauth2/token",
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": token,
-            "client_id": client.client_id,
-        },
-    )
-    assert_oauth_error(response, 400, "invalid_client")
-    still_works(h, client, token)
-
-
-def test_two_authentication_methods_at_once(
-    live: tuple[Harness, ClientCredentials, str],
-) -> None:
-    h, client, token = live
-    response = h.client.post(
-        "/oauth2/token",
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": token,
-            "client_id": client.client_id,
-            "client_secret": client.client_secret,
-        },
-        headers={"Authorization": basic_auth(client.client_id, client.client_secret)},
-    )
-    assert_oauth_error(response, 400, "invalid_request")
     still_works(h, client, token)
 
 
