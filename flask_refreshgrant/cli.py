@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 from flask.cli import AppGroup
 
-from . import management, signals
+from . import management, reasons, signals
 from .config import PER_CLIENT_SETTINGS, Flag, per_client_coercion
 from .errors import ClientRegistrationError
 from .registration import GRANT_TYPES
@@ -124,13 +124,16 @@ def revoke(client_id: str | None, user_id: str | None) -> None:
     if client_id is not None and not admin.client_exists(client_id):
         raise click.BadParameter(f"no client {client_id!r}", param_hint="--client-id")
     count = admin.revoke_all(
-        now=app_state.server.now(), client_id=client_id, user_id=user_id
+        now=app_state.server.now(),
+        reason=reasons.CLI,
+        client_id=client_id,
+        user_id=user_id,
     )
     signals.emit(
         signals.token_revoked,
         client_id=client_id,
         user_id=user_id,
         family_id=None,
-        reason="cli",
+        reason=reasons.CLI,
     )
     click.echo(f"revoked {count} tokens")

@@ -155,6 +155,10 @@ class RefreshTokenMixin(_IssuedTokenMixin):
     #: ``None``: never expires.
     expires_at: Mapped[int | None] = mapped_column(BigInteger)
     rotated_at: Mapped[int | None] = mapped_column(BigInteger)
+    #: Why the family was revoked (set with ``revoked_at``): ``revocation``
+    #: (RFC 7009 endpoint), ``reuse_detected`` (a rotated-out token or a used
+    #: authorization code came back), ``cli``, ``user`` or ``client_deleted``.
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
     #: While the grace period after this token's rotation lasts: the response
     #: its rotation returned, encrypted (see ``grace.py``); else ``None``.
     replay: Mapped[str | None] = mapped_column(Text)

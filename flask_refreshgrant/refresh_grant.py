@@ -10,7 +10,7 @@ from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6749.hooks import hooked
 from flask import current_app
 
-from . import grace, lifetimes, signals
+from . import grace, lifetimes, reasons, signals
 from .grants import GrantMixin
 from .issuing import set_refresh_expires_in
 from .models import ClientMixin, RefreshTokenMixin
@@ -94,14 +94,20 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
 
     def _revoke_reused_family(self, token: RefreshTokenMixin) -> None:
         """RFC 9700 §4.14.2: a rotated-out token came back, so either the
-        client or an attacker holds a stolen copy; end the whole grant."""
-        self.server.store.revoke_family(token.family_id, now=self.server.now())
-        signals.emit(
-            signals.refresh_token_reuse_detected,
-            client_id=token.client_id,
-            user_id=token.user_id,
-            family_id=token.family_id,
+        client or an attacker holds a stolen copy; end the whole grant.
+
+        Both ``refresh_token_reuse_detected`` and ``token_revoked`` (reason
+        ``reuse_detected``) fire: the latter hears every revocation."""
+        self.server.store.revoke_family(
+            token.family_id, now=self.server.now(), reason=reasons.REUSE_DETECTED
         )
+        family = {
+            "client_id": token.client_id,
+            "user_id": token.user_id,
+            "family_id": token.family_id,
+        }
+        signals.emit(signals.refresh_token_reuse_detected, **family)
+        signals.emit(signals.token_revoked, reason=reasons.REUSE_DETECTED, **family)
 
     def authenticate_user(self, refresh_token: RefreshTokenMixin) -> Any:
         if refresh_token.user_id is None:

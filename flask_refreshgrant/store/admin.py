@@ -75,12 +75,17 @@ class AdminStore(StoreBase):
         return found is not None
 
     def revoke_all(
-        self, *, now: int, client_id: str | None = None, user_id: str | None = None
+        self,
+        *,
+        now: int,
+        reason: str,
+        client_id: str | None = None,
+        user_id: str | None = None,
     ) -> int:
         """Revoke every live token of a client or of a user; how many rows."""
         criteria = {"client_id": client_id, "user_id": user_id}
         return self.revoke_matching(
-            now, **{k: v for k, v in criteria.items() if v is not None}
+            now, reason, **{k: v for k, v in criteria.items() if v is not None}
         )
 
     def purge(self, *, cutoff: int, replay_cutoff: int) -> PurgeCounts:
