@@ -13,6 +13,7 @@ from .errors import (
     ClientRegistrationError,
     ConfigurationError,
     ExtensionError,
+    NotFoundError,
     RefreshGrantError,
 )
 from .extension import RefreshGrant
@@ -23,6 +24,7 @@ from .models import (
     Models,
     RefreshTokenMixin,
 )
+from .records import ClientRecord, GrantHistory, GrantRecord
 from .resource import current_token, require_oauth
 from .store.admin import ClientCredentials
 
@@ -34,10 +36,14 @@ __all__ = [
     "AuthorizationRequest",
     "ClientCredentials",
     "ClientMixin",
+    "ClientRecord",
     "ClientRegistrationError",
     "ConfigurationError",
     "ExtensionError",
+    "GrantHistory",
+    "GrantRecord",
     "Models",
+    "NotFoundError",
     "RefreshGrant",
     "RefreshGrantError",
     "RefreshTokenMixin",
