@@ -96,18 +96,17 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
         """RFC 9700 §4.14.2: a rotated-out token came back, so either the
         client or an attacker holds a stolen copy; end the whole grant.
 
-        Both ``refresh_token_reuse_detected`` and ``token_revoked`` (reason
-        ``reuse_detected``) fire: the latter hears every revocation."""
+        The family records reason ``reuse_detected``; the signal is
+        ``refresh_token_reuse_detected`` (not ``token_revoked``)."""
         self.server.store.revoke_family(
             token.family_id, now=self.server.now(), reason=reasons.REUSE_DETECTED
         )
-        family = {
-            "client_id": token.client_id,
-            "user_id": token.user_id,
-            "family_id": token.family_id,
-        }
-        signals.emit(signals.refresh_token_reuse_detected, **family)
-        signals.emit(signals.token_revoked, reason=reasons.REUSE_DETECTED, **family)
+        signals.emit(
+            signals.refresh_token_reuse_detected,
+            client_id=token.client_id,
+            user_id=token.user_id,
+            family_id=token.family_id,
+        )
 
     def authenticate_user(self, refresh_token: RefreshTokenMixin) -> Any:
         if refresh_token.user_id is None:

@@ -327,14 +327,16 @@ def test_a_user_can_only_revoke_their_own_grant(harness: Harness) -> None:
 def test_every_revocation_path_records_its_reason(harness: Harness) -> None:
     """The revocation endpoint, reuse detection, ``flask oauth2 revoke``,
     ``grants revoke``, ``revoke_grant`` and client deletion each leave their
-    reason on the family and send it with ``token_revoked``."""
+    reason on the family and send it with ``token_revoked`` — except reuse
+    detection, which has its own signal."""
     reasons: dict[str, str | None] = {}
     sent: list[str] = []
 
     def receiver(sender: object, **kwargs: Any) -> None:
-        sent.append(kwargs["reason"])
+        sent.append(kwargs.get("reason", "reuse signal"))
 
     signals.token_revoked.connect(receiver)
+    signals.refresh_token_reuse_detected.connect(receiver)
     try:
         for path in ("endpoint", "reuse", "cli", "grants-cli", "python", "delete"):
             client = harness.create_client()
@@ -366,6 +368,7 @@ def test_every_revocation_path_records_its_reason(harness: Harness) -> None:
             reasons[path] = history(harness, grant_id).revoked_reason
     finally:
         signals.token_revoked.disconnect(receiver)
+        signals.refresh_token_reuse_detected.disconnect(receiver)
     assert reasons == {
         "endpoint": "revocation",
         "reuse": "reuse_detected",
@@ -374,7 +377,14 @@ def test_every_revocation_path_records_its_reason(harness: Harness) -> None:
         "python": "user",
         "delete": "client_deleted",
     }
-    assert sent == list(reasons.values())
+    assert sent == [
+        "revocation",
+        "reuse signal",
+        "cli",
+        "cli",
+        "user",
+        "client_deleted",
+    ]
 
 
 def test_a_reused_authorization_code_records_reuse_detected(
