@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
+import click
 import pytest
 
 from flask_refreshgrant import (
@@ -15,6 +17,7 @@ from flask_refreshgrant import (
     NotFoundError,
     signals,
 )
+from flask_refreshgrant.cli import oauth2_cli as oauth2_cli_group
 from flask_refreshgrant.config import PER_CLIENT_SETTINGS
 from flask_refreshgrant.security import generate_client_id
 
@@ -524,3 +527,21 @@ def test_client_ids_never_look_like_options() -> None:
     ids = {generate_client_id() for _ in range(2000)}
     assert len(ids) == 2000
     assert all(re.fullmatch("[0-9a-f]{32}", client_id) for client_id in ids)
+
+
+def test_readme_documents_every_command() -> None:
+    """Each ``flask oauth2 …`` command is in README's command line reference."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+
+    def paths(group: click.Group, prefix: str) -> list[str]:
+        found = []
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                found += paths(command, f"{prefix} {name}")
+            else:
+                found.append(f"{prefix} {name}")
+        return found
+
+    commands = paths(oauth2_cli_group, "flask oauth2")
+    assert len(commands) == 11
+    assert [c for c in commands if c not in readme] == []
