@@ -4,6 +4,7 @@ layer over :mod:`.management` (SPEC §7.1)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import click
@@ -39,8 +40,9 @@ def _echo_client(record: ClientRecord) -> None:
         ("created_at", when(record.created_at)),
     ]
     for name, value in record.settings.items():
-        inherited = f"inherits (app: {getattr(policy, name)})"
-        fields.append((name, inherited if value is None else str(value)))
+        # As --json writes them: 86400, true, null.
+        inherited = f"inherits (app: {json.dumps(getattr(policy, name))})"
+        fields.append((name, inherited if value is None else json.dumps(value)))
     if record.previous_secret_expires_at is not None:
         fields.append(
             ("old secret accepted until", when(record.previous_secret_expires_at))
@@ -60,7 +62,7 @@ def list_clients(as_json: bool) -> None:
         click.echo("no clients")
         return
     echo_table(
-        ("CLIENT_ID", "NAME", "TYPE", "GRANT TYPES", "SCOPE", "CREATED (UTC)"),
+        ("CLIENT_ID", "NAME", "TYPE", "GRANT TYPES", "SCOPE", "CREATED"),
         [
             (
                 r.client_id,

@@ -62,11 +62,12 @@ def when(epoch: int | None, none: str = "-") -> str:
     """A time for people: UTC, to the second; ``none`` for ``None``."""
     if epoch is None:
         return none
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    moment = datetime.fromtimestamp(epoch, timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def echo_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """Columns padded to their widest cell; times are UTC."""
+    """Columns padded to their widest cell."""
     widths = [
         max(len(str(cell)) for cell in column)
         for column in zip(headers, *rows, strict=True)

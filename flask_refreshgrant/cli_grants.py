@@ -67,7 +67,7 @@ def list_grants(
             "CLIENT",
             "USER",
             "STATUS",
-            "CREATED (UTC)",
+            "CREATED",
             "LAST REFRESHED",
             "REFRESHES",
             "EXPIRES",
@@ -106,7 +106,7 @@ def show_grant(grant_id: str, as_json: bool) -> None:
     echo_fields(fields)
     click.echo("")
     echo_table(
-        ("#", "ISSUED (UTC)", "EXPIRES", "ROTATED", "REVOKED", "STATUS"),
+        ("#", "ISSUED", "EXPIRES", "ROTATED", "REVOKED", "STATUS"),
         [
             (
                 str(number),

@@ -126,7 +126,6 @@ def test_list_and_show_as_text(harness: Harness) -> None:
         "TYPES",
         "SCOPE",
         "CREATED",
-        "(UTC)",
     ]
     assert listed[1].startswith(client.client_id)
     assert "confidential" in listed[1]
