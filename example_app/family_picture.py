@@ -5,8 +5,10 @@ and the current time: every refresh token is a segment on its own row, from
 its issue to its rotation, expiry or revocation, coloured by status; the
 rotations link each token to its successor, a revocation (reuse detection
 included) is a red line across the family, and the live token runs on to
-its expiry horizon. Times to the left of the horizon are to scale; a
-horizon far away (or none) sits behind an axis break at the right edge.
+its expiry horizon. Times to the left of the horizon are to scale (tokens
+that came within fewer seconds than there are of them are drawn evenly, in
+order, and the axis says so); a horizon far away (or none) sits behind an
+axis break at the right edge.
 :func:`family_text` is the same story in sentences, the picture's text
 alternative. Nothing here needs JavaScript.
 """
@@ -109,7 +111,7 @@ def family_svg(
     hidden = max(0, len(tokens) - MAX_ROWS)
     shown = list(enumerate(tokens, start=1))[hidden:]
     start = shown[0][1].issued_at if shown else history.grant.created_at
-    scale = TimeScale.for_history(history, start, now)
+    scale = TimeScale.for_history(history, start, now, len(shown))
     rows_top = TOP + (ROW if hidden else 0)
     height = rows_top + ROW * len(shown) + AXIS
     bottom = rows_top + ROW * len(shown)
@@ -332,6 +334,18 @@ def _axis(scale: TimeScale, bottom: int, start: int) -> list[str]:
                 "line", x1=f"{mid + 22:.1f}", y1=y, x2=RIGHT, y2=y, stroke="#a9b4c2"
             ),
         ]
+    if scale.ordinal:
+        parts.append(
+            _element(
+                "text",
+                "within seconds: in order, not to scale",
+                x=f"{(LEFT + scale.near_right) / 2:.1f}",
+                y=y + 14,
+                fill="#5b6778",
+                text_anchor="middle",
+                class_="not-to-scale",
+            )
+        )
     parts.append(
         _element(
             "text",

@@ -44,31 +44,39 @@ def token_end(token: RefreshTokenRecord) -> int | None:
 @dataclasses.dataclass(frozen=True)
 class TimeScale:
     """Time to x: ``start``..``near_end`` to scale over the first part of
-    the plot; with a far horizon, that lies at the right edge past a break."""
+    the plot; with a far horizon, that lies at the right edge past a break.
+
+    ``ordinal``: the drawn tokens came within fewer seconds than there are
+    of them (times are whole seconds), so they are drawn evenly, in order,
+    not to scale.
+    """
 
     start: int
     near_end: int
     horizon: int | None
     far: bool
+    ordinal: bool = False
 
     @classmethod
-    def for_history(cls, history: GrantHistory, start: int, now: int) -> TimeScale:
+    def for_history(
+        cls, history: GrantHistory, start: int, now: int, rows: int
+    ) -> TimeScale:
         grant = history.grant
+        active = grant.status == "active"
         ends = [
             t for token in history.tokens for t in (token.issued_at, token_end(token))
         ]
         if history.revoked_at is not None:
             ends.append(history.revoked_at)
         last = max(t for t in ends if t is not None)
-        horizon = grant.expires_at if grant.status == "active" else None
-        near_end = max(now, last) if grant.status == "active" else last
-        span = max(near_end - start, 1)
-        far = grant.status == "active" and (
-            horizon is None or horizon - start > span * 2.5
-        )
+        horizon = grant.expires_at if active else None
+        near_end = max(now, last) if active else last
+        if near_end - start < rows:
+            return cls(start, near_end, horizon, far=active, ordinal=True)
+        far = active and (horizon is None or horizon - start > (near_end - start) * 2.5)
         if not far and horizon is not None:
             near_end = max(near_end, horizon)
-        return cls(start, max(near_end, start + 1), horizon, far)
+        return cls(start, near_end, horizon, far)
 
     @property
     def near_right(self) -> float:
@@ -77,8 +85,12 @@ class TimeScale:
     def x(self, epoch: int | None) -> float:
         if epoch is None or (self.far and epoch > self.near_end):
             return RIGHT
+        if epoch >= self.near_end:
+            return self.near_right
+        if epoch <= self.start:
+            return float(LEFT)
         share = (epoch - self.start) / (self.near_end - self.start)
-        return LEFT + (self.near_right - LEFT) * min(max(share, 0.0), 1.0)
+        return LEFT + (self.near_right - LEFT) * share
 
 
 def spans(
@@ -88,16 +100,20 @@ def spans(
     every segment is at least :data:`MIN_SEGMENT` wide (tokens rotated within
     a second stay visible and in order) and a rotated token ends where its
     successor starts. The order of events is kept; the scale bends only as
-    much as that needs."""
-    starts: list[float] = []
-    for token in tokens:
-        x = scale.x(token.issued_at)
-        starts.append(x if not starts else max(x, starts[-1] + MIN_SEGMENT))
-    # Pushed past the right end of the scale: pull back, keeping the gaps.
-    limit = scale.near_right - MIN_SEGMENT
-    for index in reversed(range(len(starts))):
-        starts[index] = min(starts[index], limit)
-        limit = starts[index] - MIN_SEGMENT
+    much as that needs. On an ordinal scale, tokens share the width evenly."""
+    if scale.ordinal:
+        step = (scale.near_right - LEFT) / max(len(tokens), 1)
+        starts = [LEFT + index * step for index in range(len(tokens))]
+    else:
+        starts = []
+        for token in tokens:
+            x = scale.x(token.issued_at)
+            starts.append(x if not starts else max(x, starts[-1] + MIN_SEGMENT))
+        # Pushed past the right end of the scale: pull back, keeping the gaps.
+        limit = scale.near_right - MIN_SEGMENT
+        for index in reversed(range(len(starts))):
+            starts[index] = min(starts[index], limit)
+            limit = starts[index] - MIN_SEGMENT
     spans = []
     for index, token in enumerate(tokens):
         end = token_end(token)

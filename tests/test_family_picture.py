@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from example_app.family_picture import MAX_ROWS, family_svg, family_text
 from example_app.family_timeline import MIN_SEGMENT, RIGHT
 from flask_refreshgrant import GrantHistory, GrantRecord
@@ -237,7 +239,8 @@ def test_the_picture_is_a_pure_function() -> None:
 
 def test_tokens_rotated_within_a_second_stay_visible_and_in_order() -> None:
     """Times are whole seconds: two refreshes in the second of the grant
-    still give three distinct segments, left to right."""
+    still give three distinct segments, left to right, drawn evenly and
+    said to be not to scale; "now" is where the live token has got to."""
     history = GrantHistory(
         grant=grant(expires_at=START + DAY),
         tokens=(
@@ -248,9 +251,18 @@ def test_tokens_rotated_within_a_second_stay_visible_and_in_order() -> None:
         revoked_at=None,
         revoked_reason=None,
     )
-    found = segments(parse(history, now=START + 1))
+    root = parse(history, now=START + 1)
+    found = segments(root)
     starts = [float(s.get("x") or 0) for s in found]
     widths = [float(s.get("width") or 0) for s in found]
     assert starts == sorted(set(starts))
     assert min(widths) >= MIN_SEGMENT
     assert starts[1] == starts[0] + widths[0]
+    assert widths[0] == widths[1] == widths[2]
+    assert text_of(with_class(root, "not-to-scale")) == [
+        "within seconds: in order, not to scale"
+    ]
+    (now,) = with_class(root, "now-marker")
+    assert float(now.get("x1") or 0) == pytest.approx(starts[2] + widths[2])
+    # Ten seconds apart: to scale.
+    assert not with_class(parse(rotating(), now=START + 30), "not-to-scale")
