@@ -64,6 +64,9 @@ nitpick_ignore = [
     ("py:class", "flask_refreshgrant.state.RefreshGrantState"),
     ("py:class", "flask_refreshgrant.protocols.ConsentServer"),
     ("py:class", "flask_refreshgrant.models._IssuedTokenMixin"),
+    # The type variable of a user object, whatever the app's user class is.
+    ("py:class", "flask_refreshgrant.extension._User"),
+    ("py:class", "flask_refreshgrant.lockout._User"),
     # Sphinx splits the string annotation ``Callable[[], float]`` oddly.
     ("py:class", "Callable[[]"),
 ]

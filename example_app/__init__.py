@@ -10,7 +10,9 @@ can come from the environment with the ``FLASK_`` prefix, e.g.
 Web pages (``pages.py``: ``server_pages.py`` for the authorization server's
 login and consent, ``demo_client.py`` for the demo client; they need the
 ``example`` extra, Flask-WTF): log in as demo/demo, approve the demo client,
-see the tokens and refresh them.
+see the tokens and refresh them; ``/connected-apps`` (``connected_apps.py``)
+lists what the logged-in user authorized, each grant with a picture of its
+token family, and revokes it.
 ``EXAMPLE_BASE_URL`` (or ``FLASK_EXAMPLE_BASE_URL``) is where the browser
 reaches the app, when it is not on this machine: the demo client's redirect
 URI and the issuer are under it. Unset, the pages work on any loopback host

@@ -3,6 +3,8 @@
 * :mod:`.server_pages`: the **authorization server**'s login, logout and
   consent (:func:`~.server_pages.authorize`, passed to
   ``init_app(authorize=...)``, behind the extension's ``/oauth2/authorize``).
+* :mod:`.connected_apps`: the authorization server's "Connected apps" page,
+  where the logged-in user sees and revokes what they authorized.
 * :mod:`.demo_client`: the **demo client**'s pages, played by the same app;
   :mod:`.demo_client_calls`: its calls to the token endpoint.
 * :mod:`.page_common`: CSRF protection, the error page, HTML headers.
@@ -19,7 +21,7 @@ from typing import Any
 from flask import Blueprint, Flask
 from flask_wtf.csrf import CSRFError
 
-from . import demo_client, server_pages
+from . import connected_apps, demo_client, server_pages
 from .demo_client_calls import oauth_prefix
 from .page_common import csrf, csrf_error, html_headers
 from .server_pages import current_user
@@ -35,6 +37,7 @@ def init_web(app: Flask) -> None:
     csrf.exempt(app.blueprints["refreshgrant"])
     web = Blueprint("web", __name__)
     server_pages.add_routes(web)
+    connected_apps.add_routes(web)
     demo_client.add_routes(web)
     web.app_context_processor(template_globals)
     web.after_app_request(html_headers)

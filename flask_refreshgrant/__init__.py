@@ -13,6 +13,7 @@ from .errors import (
     ClientRegistrationError,
     ConfigurationError,
     ExtensionError,
+    NotFoundError,
     RefreshGrantError,
 )
 from .extension import RefreshGrant
@@ -25,6 +26,7 @@ from .models import (
     PasswordLockoutMixin,
     RefreshTokenMixin,
 )
+from .records import ClientRecord, GrantHistory, GrantRecord
 from .resource import current_token, require_oauth
 from .store.admin import ClientCredentials
 
@@ -36,10 +38,14 @@ __all__ = [
     "AuthorizationRequest",
     "ClientCredentials",
     "ClientMixin",
+    "ClientRecord",
     "ClientRegistrationError",
     "ConfigurationError",
     "ExtensionError",
+    "GrantHistory",
+    "GrantRecord",
     "Models",
+    "NotFoundError",
     "PasswordCheck",
     "PasswordLockoutMixin",
     "RefreshGrant",

@@ -1,42 +1,28 @@
-"""The ``flask oauth2`` command group: a thin layer over :mod:`.management`."""
+"""The ``flask oauth2`` command group: a thin layer over :mod:`.management`.
+
+``clients …`` and ``grants …`` are in :mod:`.cli_clients` and
+:mod:`.cli_grants`."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from flask.cli import AppGroup
 
-from . import management, signals
-from .config import PER_CLIENT_SETTINGS, Flag, per_client_coercion
+from . import management, reasons, signals
+from .cli_clients import clients_cli
+from .cli_common import per_client_options
+from .cli_grants import grants_cli
 from .errors import ClientRegistrationError
 from .registration import GRANT_TYPES
 from .state import state
 
 oauth2_cli = AppGroup("oauth2", help="Manage OAuth 2.0 clients and tokens.")
-
-_Command = TypeVar("_Command", bound=Callable[..., Any])
-
-
-def per_client_options(command: _Command) -> _Command:
-    """One option per per-client setting of the settings table: ``--NAME N``
-    for seconds, ``--NAME/--no-NAME`` for a flag; omitted: inherit."""
-    for setting in reversed(PER_CLIENT_SETTINGS):
-        stem = setting.cli_option
-        help_text = f"{setting.doc} (overrides {setting.key} for this client)"
-        if isinstance(per_client_coercion(setting), Flag):
-            option = click.option(
-                f"--{stem}/--no-{stem}", setting.name, default=None, help=help_text
-            )
-        else:
-            option = click.option(
-                f"--{stem}", setting.name, type=int, metavar="SECONDS", help=help_text
-            )
-        command = option(command)
-    return command
+oauth2_cli.add_command(clients_cli)
+oauth2_cli.add_command(grants_cli)
 
 
 @oauth2_cli.command("create-client")
@@ -126,13 +112,16 @@ def revoke(client_id: str | None, user_id: str | None) -> None:
     if client_id is not None and not admin.client_exists(client_id):
         raise click.BadParameter(f"no client {client_id!r}", param_hint="--client-id")
     count = admin.revoke_all(
-        now=app_state.server.now(), client_id=client_id, user_id=user_id
+        now=app_state.server.now(),
+        reason=reasons.CLI,
+        client_id=client_id,
+        user_id=user_id,
     )
     signals.emit(
         signals.token_revoked,
         client_id=client_id,
         user_id=user_id,
         family_id=None,
-        reason="cli",
+        reason=reasons.CLI,
     )
     click.echo(f"revoked {count} tokens")

@@ -11,7 +11,7 @@ from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oauth2.rfc7636 import CodeChallenge
 
-from . import signals
+from . import reasons, signals
 from .grants import GrantMixin
 from .issuer import issuer_url
 from .issuing import finish_new_grant
@@ -80,13 +80,15 @@ class AuthorizationCodeGrant(GrantMixin, grants.AuthorizationCodeGrant):  # type
 
     def _revoke_tokens_of_reused(self, code: AuthorizationCodeMixin) -> None:
         if code.family_id is not None:
-            self.server.store.revoke_family(code.family_id, now=self.server.now())
+            self.server.store.revoke_family(
+                code.family_id, now=self.server.now(), reason=reasons.REUSE_DETECTED
+            )
             signals.emit(
                 signals.token_revoked,
                 client_id=code.client_id,
                 user_id=code.user_id,
                 family_id=code.family_id,
-                reason="authorization_code_reuse",
+                reason=reasons.REUSE_DETECTED,
             )
 
     def authenticate_user(self, authorization_code: AuthorizationCodeMixin) -> Any:

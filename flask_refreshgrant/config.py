@@ -351,7 +351,7 @@ class Settings:
     url_prefix: str
     scopes_supported: tuple[str, ...] | None
     issuer: str | None
-    #: Password guessing (RFC 6749 §4.3.2): see :mod:`.lockout`.
+    #: Password guessing (RFC 6749 §4.3.2): see ``lockout.py``.
     password_max_failures: int
     password_lockout_seconds: int
     password_max_lockout_seconds: int

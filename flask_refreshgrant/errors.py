@@ -18,3 +18,8 @@ class ExtensionError(RefreshGrantError, RuntimeError):
 class ClientRegistrationError(RefreshGrantError, ValueError):
     """A client's registration was refused (the message says why); nothing
     was stored."""
+
+
+class NotFoundError(RefreshGrantError, LookupError):
+    """A management operation named a client or a grant that does not exist
+    (the message names the id)."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask
 
-from . import grace, issuer, management
+from . import grace, issuer, management, reasons
 from .authorization_request import AuthorizeView
 from .blueprint import blueprint, metadata_blueprint
 from .cli import oauth2_cli
@@ -18,6 +18,7 @@ from .errors import ExtensionError
 from .lockout import PasswordCheck, PasswordLockout
 from .models import Models, complete_models
 from .protocols import AuthenticateUser, GetUserId, LoadUser, default_get_user_id
+from .records import ClientRecord, GrantHistory, GrantRecord
 from .server import AuthorizationServer
 from .state import EXTENSION_KEY, RefreshGrantState, state
 from .store.admin import AdminStore, ClientCredentials
@@ -45,8 +46,10 @@ class RefreshGrant:
                            load_user=lambda user_id: db.session.get(User, user_id))
             return app
 
-    Management methods (:meth:`create_client`, …) work on the current app,
-    inside an app context.
+    Management methods (:meth:`create_client`, :meth:`list_grants`, …) work
+    on the current app, inside an app context, and return the records of
+    ``flask_refreshgrant.records``; an unknown id raises
+    :class:`~.errors.NotFoundError`.
     """
 
     def __init__(self, app: Flask | None = None, **kwargs: Any) -> None:
@@ -177,3 +180,94 @@ class RefreshGrant:
         count together. A lock fires the ``password_lockout`` signal.
         """
         return state().server.lockout.check(username, verify)
+
+    def get_client(self, client_id: str) -> ClientRecord:
+        """The client ``client_id`` (never its secret).
+
+        :raises NotFoundError: no such client.
+        """
+        return management.get_client(state(), client_id)
+
+    def list_clients(self) -> list[ClientRecord]:
+        """Every registered client, oldest first."""
+        return management.list_clients(state())
+
+    def update_client(self, client_id: str, **changes: Any) -> ClientRecord:
+        """Change what is given and nothing else; return the client as it is now.
+
+        :param changes: any of ``name``, ``grant_types``, ``scope``,
+            ``redirect_uris`` and the per-client settings by column name;
+            a setting given as ``None`` inherits the app's value again.
+            Applies from the next request on: tokens already issued keep
+            their expiry.
+        :raises NotFoundError: no such client.
+        :raises ClientRegistrationError: a refused change; nothing is stored.
+        """
+        return management.update_client(state(), client_id, **changes)
+
+    def rotate_client_secret(
+        self, client_id: str, keep_old_for: int = 0
+    ) -> ClientCredentials:
+        """Give a confidential client a new secret, returned this once.
+
+        :param keep_old_for: seconds the replaced secret keeps working, so
+            that a deployment can switch without downtime (``0``: it stops
+            at once). Only the most recent replaced secret is kept.
+        :raises NotFoundError: no such client.
+        :raises ClientRegistrationError: a public client (no secret), or a
+            negative ``keep_old_for``.
+        """
+        return management.rotate_client_secret(
+            state(), client_id, keep_old_for=keep_old_for
+        )
+
+    def delete_client(self, client_id: str) -> int:
+        """Revoke every token of the client (reason ``client_deleted``), then
+        delete it: its id never authenticates again. Returns how many tokens
+        were revoked.
+
+        :raises NotFoundError: no such client.
+        """
+        return management.delete_client(state(), client_id)
+
+    def list_grants(
+        self,
+        user_id: str | None = None,
+        client_id: str | None = None,
+        include_inactive: bool = False,
+    ) -> list[GrantRecord]:
+        """Grants (refresh token families), oldest first: active ones only,
+        unless ``include_inactive`` (then expired and revoked ones too).
+
+        :param user_id: only this user's grants.
+        :param client_id: only this client's grants.
+        :raises NotFoundError: ``client_id`` names no client (and no grant).
+        """
+        return management.list_grants(
+            state(),
+            user_id=user_id,
+            client_id=client_id,
+            include_inactive=include_inactive,
+        )
+
+    def grant_history(self, grant_id: str, user_id: str | None = None) -> GrantHistory:
+        """A grant and every refresh token of its family, in issue order,
+        with when and why it was revoked.
+
+        :param user_id: only if the grant is this user's (else
+            :class:`NotFoundError`, as for an unknown id).
+        :raises NotFoundError: no such grant.
+        """
+        return management.grant_history(state(), grant_id, user_id=user_id)
+
+    def revoke_grant(self, grant_id: str, user_id: str | None = None) -> int:
+        """Revoke a grant's refresh and access tokens on behalf of its user
+        (reason ``user``); how many were still live.
+
+        :param user_id: only if the grant is this user's (else
+            :class:`NotFoundError`): what a user-facing page passes.
+        :raises NotFoundError: no such grant.
+        """
+        return management.revoke_grant(
+            state(), grant_id, reason=reasons.USER, user_id=user_id
+        )

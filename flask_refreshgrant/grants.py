@@ -102,7 +102,7 @@ class InvalidCredentialsError(InvalidGrantError):  # type: ignore[misc]
 
 class PasswordGrant(GrantMixin, grants.ResourceOwnerPasswordCredentialsGrant):  # type: ignore[misc]
     """Resource owner password credentials (RFC 6749 §4.3), behind the
-    password lock (§4.3.2, :mod:`.lockout`). The client is authenticated
+    password lock (§4.3.2, ``lockout.py``). The client is authenticated
     first, so only a registered client can spend a username's attempts."""
 
     def authenticate_user(self, username: str, password: str) -> Any:

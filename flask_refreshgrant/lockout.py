@@ -37,7 +37,7 @@ _User = TypeVar("_User")
 
 @dataclasses.dataclass(frozen=True)
 class PasswordCheck(Generic[_User]):
-    """The outcome of :meth:`PasswordLockout.check`."""
+    """The outcome of a password check behind the lock (``oauth.check_password``)."""
 
     #: What ``verify`` returned, or ``None``: refused (wrong password,
     #: unknown user, or locked — deliberately indistinguishable).

@@ -12,6 +12,7 @@ No table stores a token or a client secret, only its SHA-256 digest.
 from __future__ import annotations
 
 import dataclasses
+import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,10 @@ class ClientMixin(AuthlibClientMixin):  # type: ignore[misc]
     grant_types: Mapped[str] = mapped_column(Text, default="")
     scope: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: After a secret rotation with an overlap window: the replaced secret's
+    #: digest, accepted until ``previous_secret_expires_at``; else ``None``.
+    previous_secret_digest: Mapped[str | None] = mapped_column(String(64))
+    previous_secret_expires_at: Mapped[int | None] = mapped_column(BigInteger)
 
     @property
     def is_public(self) -> bool:
@@ -91,8 +96,23 @@ class ClientMixin(AuthlibClientMixin):  # type: ignore[misc]
             for registered in _split(self.redirect_uris)
         )
 
-    def check_client_secret(self, client_secret: str) -> bool:
-        return digests_match(client_secret, self.client_secret_digest)
+    def check_client_secret(self, client_secret: str, now: int | None = None) -> bool:
+        """The current secret, or the one it replaced while the rotation's
+        overlap window lasts (until ``previous_secret_expires_at``).
+
+        :param now: the app's clock (the server passes it); default: the
+            system clock.
+        """
+        if digests_match(client_secret, self.client_secret_digest):
+            return True
+        expires_at = self.previous_secret_expires_at
+        if expires_at is None:
+            return False
+        if now is None:
+            now = int(time.time())
+        return now < expires_at and digests_match(
+            client_secret, self.previous_secret_digest
+        )
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.is_public:
@@ -161,6 +181,10 @@ class RefreshTokenMixin(_IssuedTokenMixin):
     #: ``None``: never expires.
     expires_at: Mapped[int | None] = mapped_column(BigInteger)
     rotated_at: Mapped[int | None] = mapped_column(BigInteger)
+    #: Why the family was revoked (set with ``revoked_at``): ``revocation``
+    #: (RFC 7009 endpoint), ``reuse_detected`` (a rotated-out token or a used
+    #: authorization code came back), ``cli``, ``user`` or ``client_deleted``.
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
     #: While the grace period after this token's rotation lasts: the response
     #: its rotation returned, encrypted (see ``grace.py``); else ``None``.
     replay: Mapped[str | None] = mapped_column(Text)
@@ -215,7 +239,7 @@ class AuthorizationCodeMixin(AuthlibCodeMixin):  # type: ignore[misc]
 
 class PasswordLockoutMixin:
     """Failed password checks of one username, and its lock (RFC 6749
-    §4.3.2; see :mod:`.lockout`). Rows exist for unknown usernames too, so
+    §4.3.2; see ``lockout.py``). Rows exist for unknown usernames too, so
     that the lock says nothing about which usernames exist; the username
     itself is stored only as a SHA-256 digest (a username field sometimes
     receives a password)."""

@@ -10,7 +10,7 @@ from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6749.hooks import hooked
 from flask import current_app
 
-from . import grace, lifetimes, signals
+from . import grace, lifetimes, reasons, signals
 from .grants import GrantMixin
 from .issuing import set_refresh_expires_in
 from .models import ClientMixin, RefreshTokenMixin
@@ -107,8 +107,13 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
 
     def _revoke_reused_family(self, token: RefreshTokenMixin) -> None:
         """RFC 9700 §4.14.2: a rotated-out token came back, so either the
-        client or an attacker holds a stolen copy; end the whole grant."""
-        self.server.store.revoke_family(token.family_id, now=self.server.now())
+        client or an attacker holds a stolen copy; end the whole grant.
+
+        The family records reason ``reuse_detected``; the signal is
+        ``refresh_token_reuse_detected`` (not ``token_revoked``)."""
+        self.server.store.revoke_family(
+            token.family_id, now=self.server.now(), reason=reasons.REUSE_DETECTED
+        )
         signals.emit(
             signals.refresh_token_reuse_detected,
             client_id=token.client_id,

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 
-from . import signals
+from . import reasons, signals
 from .models import RefreshTokenMixin
 from .token_lookup import Token, TokenLookup
 
@@ -27,7 +27,7 @@ class RevocationEndpoint(TokenLookup, _RevocationEndpoint):  # type: ignore[misc
         store = self.server.store
         now = self.server.now()
         if isinstance(token, RefreshTokenMixin):
-            store.revoke_family(token.family_id, now=now)
+            store.revoke_family(token.family_id, now=now, reason=reasons.REVOCATION)
             family_id: str | None = token.family_id
         else:
             store.revoke_access_token(token, now=now)
@@ -37,5 +37,5 @@ class RevocationEndpoint(TokenLookup, _RevocationEndpoint):  # type: ignore[misc
             client_id=token.client_id,
             user_id=token.user_id,
             family_id=family_id,
-            reason="revocation",
+            reason=reasons.REVOCATION,
         )

@@ -22,8 +22,12 @@ def generate_token() -> str:
 
 
 def generate_client_id() -> str:
-    """A new client identifier (not secret; 128 random bits is plenty)."""
-    return secrets.token_urlsafe(16)
+    """A new client identifier (not secret; 128 random bits is plenty).
+
+    Hex, so that it never starts with ``-`` (which a command line would take
+    for an option: ``flask oauth2 clients show CLIENT_ID``) and needs no
+    quoting anywhere."""
+    return secrets.token_hex(16)
 
 
 def token_digest(token: str) -> str:

@@ -82,6 +82,7 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         self.register_client_auth_method(
             "client_secret_basic", self._authenticate_basic
         )
+        self.register_client_auth_method("client_secret_post", self._authenticate_post)
         if authorization_code:
             self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge()])
         self.register_grant(RefreshTokenGrant)
@@ -145,7 +146,17 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
             )
         client_id, secret = credentials
         client: ClientMixin = _validate_client(query_client, client_id, 401)
-        return client if client.check_client_secret(secret) else None
+        return client if client.check_client_secret(secret, now=self.now()) else None
+
+    def _authenticate_post(self, query_client: Any, request: Any) -> ClientMixin | None:
+        """Authlib's ``client_secret_post``, with the app's clock passed to
+        the secret check (a rotated-out secret's overlap window)."""
+        client_id = request.form.get("client_id")
+        secret = request.form.get("client_secret")
+        if not (client_id and secret):
+            return None
+        client: ClientMixin = _validate_client(query_client, client_id)
+        return client if client.check_client_secret(secret, now=self.now()) else None
 
     def authenticate_client(
         self, request: Any, methods: list[str], endpoint: str = "token"

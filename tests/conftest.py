@@ -8,6 +8,7 @@ which turns the skip into a failure.
 from __future__ import annotations
 
 import base64
+import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from blinker import Signal
+from click.testing import Result
 from flask import Flask, request
 from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
@@ -322,6 +324,20 @@ def listen_to(signal: Signal) -> Iterator[list[dict[str, Any]]]:
         yield calls
     finally:
         signal.disconnect(receiver)
+
+
+def oauth2_cli(h: Harness, *args: str) -> Result:
+    """Run ``flask oauth2 ARGS…`` on the harness's app (stdout and stderr
+    kept apart: ``result.stdout``, ``result.stderr``)."""
+    return h.app.test_cli_runner().invoke(args=["oauth2", *args])
+
+
+def oauth2_json(h: Harness, *args: str) -> Any:
+    """``flask oauth2 ARGS… --json``: the one JSON document it printed."""
+    result = oauth2_cli(h, *args, "--json")
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert result.stderr == ""
+    return json.loads(result.stdout)
 
 
 # -- the example app -----------------------------------------------------------

@@ -226,3 +226,76 @@ def test_renewal_off_keeps_the_refresh_token_in_a_browser(
             assert again.json()["refresh_token"] == refresh_token
         finally:
             context.close()
+
+
+def test_connected_apps_page_in_a_browser(
+    browser: Browser, database_url: str, tmp_path: Path
+) -> None:
+    """Connect the demo client, refresh twice, see the grant's token family
+    on the Connected apps page (three segments), revoke it."""
+    kind = database_kind(database_url)
+    with live_server(tmp_path, database_url) as server:
+        context = browser.new_context(viewport={"width": 1100, "height": 900})
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        try:
+            # Anonymous: the page sends us to log in, and back after it.
+            page.goto(server.base_url + "/connected-apps")
+            page.wait_for_url(lambda url: "/login?next=" in url)
+            page.fill("#username", DEMO_USERNAME)
+            page.fill("#password", DEMO_PASSWORD)
+            page.click("#log-in")
+            page.wait_for_url(server.base_url + "/connected-apps")
+            assert "No app is connected" in text(page, "#no-apps")
+
+            # Connect the demo client, then refresh twice.
+            page.goto(server.base_url + "/")
+            page.click("#get-tokens")
+            page.wait_for_url(lambda url: "/oauth2/authorize?" in url)
+            page.click("#approve")
+            page.wait_for_url("**/tokens")
+            for count in ("1", "2"):
+                page.click("#refresh")
+                page.wait_for_function(
+                    "(count) => document.getElementById('refreshes')"
+                    "?.textContent.trim() === count",
+                    arg=count,
+                )
+            refresh_token = text(page, "#refresh-token")
+
+            # The token page links to the Connected apps page.
+            page.click("#connected-apps-link")
+            page.wait_for_url("**/connected-apps")
+            assert page.locator("section.connected-app").count() == 1
+            assert text(page, ".connected-app .client-name") == "Demo client"
+            assert "2 refreshes so far" in text(page, ".connected-app .last-refreshed")
+            segments = page.locator("svg.family-picture rect.segment")
+            assert segments.count() == 3
+            statuses = [segments.nth(i).get_attribute("data-status") for i in range(3)]
+            assert statuses == ["rotated", "rotated", "live"]
+            # Drawn, left to right, one row each.
+            boxes = [segments.nth(i).bounding_box() for i in range(3)]
+            assert all(box is not None and box["width"] >= 2 for box in boxes)
+            xs = [box["x"] for box in boxes if box is not None]
+            ys = [box["y"] for box in boxes if box is not None]
+            assert xs == sorted(xs) and ys == sorted(ys) and len(set(ys)) == 3
+            horizon = page.locator(".horizon-label").text_content() or ""
+            assert horizon.startswith("expires ")
+            # The text alternative, without JavaScript: a <details> list.
+            page.click("figure.family summary")
+            story = page.locator("ol.family-text li").all_inner_texts()
+            assert len(story) == 3 and "live" in story[2]
+
+            ARTIFACTS.mkdir(exist_ok=True)
+            screenshot = ARTIFACTS / f"browser-connected-apps-{kind}.png"
+            page.screenshot(path=str(screenshot), full_page=True)
+            print(f"screenshot of the Connected apps page: {screenshot}")
+
+            # Revoke: the grant is gone and its refresh token refused.
+            page.click("button.revoke")
+            page.wait_for_selector("#revoked-notice")
+            assert "Demo client" in text(page, "#revoked-notice")
+            assert page.locator("section.connected-app").count() == 0
+            refresh_token_refused(server, refresh_token)
+        finally:
+            context.close()

@@ -28,7 +28,7 @@ from werkzeug.test import TestResponse
 from example_app import create_app, models
 from example_app.demo import banner
 from example_app.demo_client import PENDING_KEY, TOKENS_KEY
-from example_app.models import User, db
+from example_app.models import User, db, oauth
 from example_app.server_pages import USER_KEY
 from flask_refreshgrant import RefreshGrant
 
@@ -766,3 +766,91 @@ def test_metadata_announces_the_authorization_endpoint(web_app: Flask) -> None:
     assert body is not None
     assert body["authorization_endpoint"] == BASE_URL + "/oauth2/authorize"
     assert body["code_challenge_methods_supported"] == ["S256"]
+
+
+# -- the "Connected apps" page -------------------------------------------------
+
+
+def segment_statuses(page: str) -> list[str]:
+    """The statuses of the token family picture's segments, in row order."""
+    return re.findall(r'class="segment" data-status="(\w+)"', page)
+
+
+def connected_apps(user: Browser) -> str:
+    response = user.client.get("/connected-apps")
+    assert response.status_code == 200
+    return page_text(response)
+
+
+def test_connected_apps_sends_an_anonymous_visitor_to_log_in_and_back(
+    browser: Browser,
+) -> None:
+    login_url = location(browser.client.get("/connected-apps"))
+    assert login_url == "/login?next=/connected-apps"
+    page = page_text(browser.client.get(login_url))
+    logged_in = browser.submit(page, "/login", username="demo", password="demo")
+    assert location(logged_in) == "/connected-apps"
+    assert "No app is connected to your account." in connected_apps(browser)
+
+
+def test_connected_apps_shows_the_grant_and_its_token_family(user: Browser) -> None:
+    page = user.get_tokens()
+    assert 'href="/connected-apps"' in page  # linked from the token page
+    for _ in range(2):
+        user.press_refresh(page)
+        page = page_text(user.client.get("/tokens"))
+    shown = connected_apps(user)
+    assert shown.count('class="connected-app"') == 1
+    assert '<h2 class="client-name">Demo client</h2>' in shown
+    assert "<code>PRODUCTION</code> <code>SANDBOX</code>" in shown
+    assert "(2 refreshes so far)" in shown
+    assert segment_statuses(shown) == ["rotated", "rotated", "live"]
+    assert 'role="img"' in shown
+    story = re.findall(r"<li>(Refresh token \d: [^<]*)</li>", shown)
+    assert len(story) == 3
+    assert "rotated" in story[0] and "live, expires" in story[2]
+
+
+def test_revoke_ends_the_grant_and_its_refresh_token(user: Browser) -> None:
+    page = user.get_tokens()
+    refresh_token = by_id(page, "refresh-token")
+    shown = connected_apps(user)
+    (grant_id,) = re.findall(r'data-grant-id="([0-9a-f]+)"', shown)
+    # No CSRF token: refused, nothing revoked.
+    forged = user.client.post(f"/connected-apps/{grant_id}/revoke")
+    assert forged.status_code == 400
+    assert segment_statuses(connected_apps(user)) == ["live"]
+
+    revoked = user.submit(shown, f"/connected-apps/{grant_id}/revoke")
+    assert location(revoked) == "/connected-apps"
+    after = connected_apps(user)
+    assert "Access of Demo client revoked." in after
+    assert 'class="connected-app"' not in after
+    refused = user.token_endpoint(
+        {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    )
+    assert refused.json is not None and refused.json["error"] == INVALID_GRANT
+    with user.app.app_context():
+        assert oauth.grant_history(grant_id).revoked_reason == "user"
+
+
+def test_a_user_cannot_revoke_someone_elses_grant(
+    user: Browser, web_app: Flask
+) -> None:
+    user.get_tokens()
+    (grant_id,) = re.findall(r'data-grant-id="([0-9a-f]+)"', connected_apps(user))
+    with web_app.app_context():
+        eve = User(username="eve")
+        eve.set_password("eve")
+        db.session.add(eve)
+        db.session.commit()
+    intruder = Browser(web_app, web_app.test_client())
+    intruder.log_in("eve", "eve")
+    page = connected_apps(intruder)
+    assert "No app is connected" in page
+    token = form(page, "/logout").fields["csrf_token"]
+    response = intruder.client.post(
+        f"/connected-apps/{grant_id}/revoke", data={"csrf_token": token}
+    )
+    assert response.status_code == 404
+    assert segment_statuses(connected_apps(user)) == ["live"]

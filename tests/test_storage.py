@@ -170,7 +170,7 @@ def test_no_access_token_for_a_refresh_token_revoked_since_it_was_read(
     request's read and its write leaves nothing behind."""
     client = harness.create_client(renew_refresh_token=False)
     with stored_refresh_token(harness, client) as (store, read):
-        store.revoke_family(read.family_id, now=int(harness.clock.now))
+        store.revoke_family(read.family_id, now=int(harness.clock.now), reason="cli")
         before = all_stored_text(harness)
         issued = new_tokens(renewed=False)
         assert not store.issue_access_token(read, issued, now=int(harness.clock.now))

@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 
 from ..security import generate_client_id, generate_token, token_digest
-from .base import StoreBase, rowcount
+from .base import rowcount
+from .clients import ClientAdmin
+from .grants import GrantReads
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,8 +37,9 @@ class PurgeCounts:
     password_lockouts: int = 0
 
 
-class AdminStore(StoreBase):
-    """Operators' reads and writes over one app's models."""
+class AdminStore(ClientAdmin, GrantReads):
+    """Operators' reads and writes over one app's models (clients: also
+    :class:`~.clients.ClientAdmin`; grants: :class:`~.grants.GrantReads`)."""
 
     def create_client(
         self,
@@ -77,12 +80,19 @@ class AdminStore(StoreBase):
         return found is not None
 
     def revoke_all(
-        self, *, now: int, client_id: str | None = None, user_id: str | None = None
+        self,
+        *,
+        now: int,
+        reason: str,
+        client_id: str | None = None,
+        user_id: str | None = None,
+        family_id: str | None = None,
     ) -> int:
-        """Revoke every live token of a client or of a user; how many rows."""
-        criteria = {"client_id": client_id, "user_id": user_id}
+        """Revoke every live token of a client, a user or a family (or of
+        all that match, given several); how many rows."""
+        criteria = {"client_id": client_id, "user_id": user_id, "family_id": family_id}
         return self.revoke_matching(
-            now, **{k: v for k, v in criteria.items() if v is not None}
+            now, reason, **{k: v for k, v in criteria.items() if v is not None}
         )
 
     def purge(self, *, cutoff: int, replay_cutoff: int) -> PurgeCounts:

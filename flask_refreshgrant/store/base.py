@@ -62,18 +62,28 @@ class StoreBase:
         """End a transaction an error left open (the database may be gone)."""
         self.session.rollback()
 
-    def revoke_matching(self, now: int, **columns: str) -> int:
+    def revoke_matching(self, now: int, reason: str, **columns: str) -> int:
         """Revoke, in one commit, the live refresh and access tokens whose
-        ``columns`` match; how many rows. A revoked token never replays
-        (no grace for revocation), so its replay copy goes too."""
-        count = 0
+        ``columns`` match; how many rows (see :meth:`revoke_in`)."""
         with self.transaction() as session:
-            for model in (self.models.refresh_token, self.models.access_token):
-                extra = {"replay": None} if model is self.models.refresh_token else {}
-                count += rowcount(
-                    session,
-                    update(model)
-                    .filter_by(revoked_at=None, **columns)
-                    .values(revoked_at=now, **extra),
-                )
+            return self.revoke_in(session, now, reason, **columns)
+
+    def revoke_in(self, session: Session, now: int, reason: str, **columns: str) -> int:
+        """Revoke the live refresh and access tokens whose ``columns`` match,
+        in ``session``'s transaction; how many rows. Refresh tokens record
+        ``reason`` (see :mod:`..reasons`). A revoked token never replays (no
+        grace for revocation), so its replay copy goes too."""
+        count = 0
+        for model in (self.models.refresh_token, self.models.access_token):
+            extra: dict[str, Any] = (
+                {"replay": None, "revoked_reason": reason}
+                if model is self.models.refresh_token
+                else {}
+            )
+            count += rowcount(
+                session,
+                update(model)
+                .filter_by(revoked_at=None, **columns)
+                .values(revoked_at=now, **extra),
+            )
         return count

@@ -351,9 +351,10 @@ class TokenStore(StoreBase):
                 .values(revoked_at=now),
             )
 
-    def revoke_family(self, family_id: str, *, now: int) -> int:
-        """Revoke every live refresh and access token of a family, in one commit.
+    def revoke_family(self, family_id: str, *, now: int, reason: str) -> int:
+        """Revoke every live refresh and access token of a family, in one
+        commit, recording ``reason`` (see :mod:`..reasons`).
 
         Returns how many rows were revoked.
         """
-        return self.revoke_matching(now, family_id=family_id)
+        return self.revoke_matching(now, reason, family_id=family_id)
