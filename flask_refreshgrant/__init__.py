@@ -20,6 +20,7 @@ from .models import (
     AccessTokenMixin,
     AuthorizationCodeMixin,
     ClientMixin,
+    DPoPProofMixin,
     Models,
     RefreshTokenMixin,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "ClientMixin",
     "ClientRegistrationError",
     "ConfigurationError",
+    "DPoPProofMixin",
     "ExtensionError",
     "Models",
     "RefreshGrant",

@@ -19,6 +19,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .dpop_jws import algorithm_list
 from .errors import ConfigurationError
 
 _TRUE = {"true", "1", "yes", "on"}
@@ -276,6 +277,46 @@ SETTINGS: tuple[Setting, ...] = (
         "URL",
         "issuer for metadata; `None`: derived from the request",
     ),
+    Setting(
+        "OAUTH2_DPOP_SIGNING_ALG_VALUES",
+        "dpop_signing_alg_values",
+        ["ES256", "EdDSA", "RS256", "PS256"],
+        algorithm_list,
+        "list",
+        "JWS algorithms a DPoP proof may use (asymmetric only; RFC 9449); "
+        "empty: DPoP off",
+    ),
+    Setting(
+        "OAUTH2_DPOP_PROOF_MAX_AGE",
+        "dpop_proof_max_age",
+        60,
+        Seconds(minimum=1),
+        "seconds",
+        "how far a DPoP proof's `iat` may lie in the past (5 seconds into the "
+        "future are tolerated)",
+    ),
+    Setting(
+        "OAUTH2_DPOP_REQUIRE_NONCE",
+        "dpop_require_nonce",
+        False,
+        Flag(),
+        "flag",
+        "DPoP proofs must carry a server nonce (`use_dpop_nonce` and a "
+        "`DPoP-Nonce` header otherwise); nonces are stateless, derived from "
+        "`SECRET_KEY` and the time, so every instance accepts every other's. "
+        "Needs `SECRET_KEY`",
+    ),
+    Setting(
+        "OAUTH2_DPOP_BOUND_ACCESS_TOKENS",
+        "dpop_bound_access_tokens",
+        False,
+        Flag(),
+        "flag",
+        "every token request must carry a DPoP proof (`invalid_dpop_proof` "
+        "otherwise), so every access token is DPoP-bound (RFC 9449 §5.2)",
+        per_client=True,
+        option="dpop-bound",
+    ),
 )
 
 #: The settings a client can override, in table order.
@@ -293,8 +334,8 @@ def per_client_coercion(setting: Setting) -> PerClientCoercion:
 
 @dataclasses.dataclass(frozen=True)
 class TokenPolicy:
-    """Lifetime and rotation rules in force for one client: one field per
-    per-client setting of :data:`SETTINGS`."""
+    """Lifetime, rotation and DPoP rules in force for one client: one field
+    per per-client setting of :data:`SETTINGS`."""
 
     #: Seconds, or ``None``: refresh tokens never expire.
     refresh_token_validity_period: int | None
@@ -305,6 +346,8 @@ class TokenPolicy:
     access_token_validity_period: int
     refresh_token_reuse_detection: bool
     refresh_token_grace_period: int
+    #: Every token request must carry a DPoP proof (RFC 9449 §5.2).
+    dpop_bound_access_tokens: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -316,6 +359,10 @@ class Settings:
     url_prefix: str
     scopes_supported: tuple[str, ...] | None
     issuer: str | None
+    #: Empty: DPoP is off.
+    dpop_signing_alg_values: tuple[str, ...]
+    dpop_proof_max_age: int
+    dpop_require_nonce: bool
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:

@@ -3,23 +3,25 @@ operations an app calls on it (nothing per-app is kept on the object)."""
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
-from . import grace, management
+from . import dpop, grace, management
 from .authorization_request import AuthorizeView
 from .blueprint import blueprint, metadata_blueprint
 from .cli import oauth2_cli
 from .config import DEFAULTS, Settings
 from .errors import ExtensionError
-from .models import Models, default_models
+from .models import Models, default_models, with_dpop_proof_model
 from .protocols import AuthenticateUser, GetUserId, LoadUser, default_get_user_id
 from .server import AuthorizationServer
 from .state import EXTENSION_KEY, RefreshGrantState, state
 from .store.admin import AdminStore, ClientCredentials
+from .store.dpop import ProofReplayStore
 from .store.tokens import TokenStore
 
 if TYPE_CHECKING:
@@ -83,11 +85,14 @@ class RefreshGrant:
                 "Call init_app once per app; use the registered instance instead."
             )
         for key, default in DEFAULTS.items():
-            app.config.setdefault(key, default)
+            # A copy of a list default: each app's config is its own.
+            app.config.setdefault(key, copy.copy(default))
         settings = Settings.from_config(app.config)
+        secret_key = app.config.get("SECRET_KEY")
         if settings.policy.refresh_token_grace_period > 0:
-            grace.check_secret_key(app.config.get("SECRET_KEY"))
-        models = models or default_models(db)
+            grace.check_secret_key(secret_key)
+        dpop.check_settings(settings, secret_key)
+        models = with_dpop_proof_model(models or default_models(db), db)
         store = TokenStore(db, models)
         server = AuthorizationServer(
             settings=settings,
@@ -97,6 +102,12 @@ class RefreshGrant:
             load_user=load_user,
             get_user_id=get_user_id,
             authorization_code=authorize is not None,
+            dpop=dpop.DPoP(
+                settings,
+                ProofReplayStore(db, models),
+                lambda: int(clock()),
+                secret_key,
+            ),
         )
         app.extensions[EXTENSION_KEY] = RefreshGrantState(
             settings=settings,

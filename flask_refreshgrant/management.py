@@ -4,6 +4,7 @@ thin layers over these functions."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -36,10 +37,13 @@ def create_client(
 
 def purge(app_state: RefreshGrantState, *, older_than: int = 0) -> PurgeCounts:
     """Delete tokens and codes expired or revoked more than ``older_than``
-    seconds ago, and grace replay copies whose window has closed."""
+    seconds ago, grace replay copies whose window has closed, and used DPoP
+    proofs too old to be accepted again."""
     admin = app_state.admin
     now = app_state.server.now()
     grace = admin.longest_grace_period(
         app_state.settings.policy.refresh_token_grace_period
     )
-    return admin.purge(cutoff=now - older_than, replay_cutoff=now - grace)
+    counts = admin.purge(cutoff=now - older_than, replay_cutoff=now - grace)
+    proofs = app_state.server.dpop.replays.purge(now=now - older_than)
+    return dataclasses.replace(counts, dpop_proofs=proofs)

@@ -126,6 +126,9 @@ class _IssuedTokenMixin(AuthlibTokenMixin):  # type: ignore[misc]
     grant_type: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[int] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    #: The JWK SHA-256 thumbprint (RFC 7638) of the DPoP key the token is
+    #: bound to (RFC 9449), or ``None``: a bearer token.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
     def check_client(self, client: ClientMixin) -> bool:
         return bool(self.client_id == client.get_client_id())
@@ -199,6 +202,9 @@ class AuthorizationCodeMixin(AuthlibCodeMixin):  # type: ignore[misc]
     expires_at: Mapped[int] = mapped_column(BigInteger)
     used_at: Mapped[int | None] = mapped_column(BigInteger)
     family_id: Mapped[str | None] = mapped_column(String(64))
+    #: ``dpop_jkt`` of the authorization request (RFC 9449 §10): the code is
+    #: redeemable only with a DPoP proof of that key.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
     def get_redirect_uri(self) -> str | None:
         return self.redirect_uri
@@ -207,19 +213,59 @@ class AuthorizationCodeMixin(AuthlibCodeMixin):  # type: ignore[misc]
         return self.scope
 
 
+class DPoPProofMixin:
+    """A DPoP proof already seen (RFC 9449 §11.1), kept while it could still be
+    accepted, so that its ``jti`` is accepted once by every instance."""
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    #: SHA-256 hex digest of the proof's key thumbprint and ``jti``.
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    #: When the proof's ``iat`` is too old to be accepted anyway (purge).
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
 @dataclasses.dataclass(frozen=True)
 class Models:
-    """The concrete model classes the extension reads and writes."""
+    """The concrete model classes the extension reads and writes.
+
+    ``dpop_proof`` may be omitted: ``init_app`` then adds the default
+    ``oauth2_dpop_proof`` table to the same ``db``.
+    """
 
     client: type[ClientMixin]
     refresh_token: type[RefreshTokenMixin]
     access_token: type[AccessTokenMixin]
     authorization_code: type[AuthorizationCodeMixin]
+    dpop_proof: type[DPoPProofMixin] | None = None
 
 
 _default_models: weakref.WeakKeyDictionary[SQLAlchemy, Models] = (
     weakref.WeakKeyDictionary()
 )
+_default_dpop_proof: weakref.WeakKeyDictionary[SQLAlchemy, type[DPoPProofMixin]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def default_dpop_proof_model(db: SQLAlchemy) -> type[DPoPProofMixin]:
+    """The default ``oauth2_dpop_proof`` model on ``db``, built once."""
+    model = _default_dpop_proof.get(db)
+    if model is None:
+        base: Any = db.Model
+        model = type(
+            "OAuth2DPoPProof",
+            (DPoPProofMixin, base),
+            {"__tablename__": "oauth2_dpop_proof"},
+        )
+        _default_dpop_proof[db] = model
+    return model
+
+
+def with_dpop_proof_model(models: Models, db: SQLAlchemy) -> Models:
+    """``models``, with the default DPoP proof model if it has none."""
+    if models.dpop_proof is not None:
+        return models
+    return dataclasses.replace(models, dpop_proof=default_dpop_proof_model(db))
 
 
 def default_models(db: SQLAlchemy) -> Models:
@@ -246,6 +292,7 @@ def default_models(db: SQLAlchemy) -> Models:
                 (AuthorizationCodeMixin, base),
                 {"__tablename__": "oauth2_authorization_code"},
             ),
+            dpop_proof=default_dpop_proof_model(db),
         )
         _default_models[db] = models
     return models

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from .config import Settings
+from .dpop import DPoP
 from .store.tokens import TokenStore
 
 #: ``(username, password) -> user or None``: the password grant's check.
@@ -26,10 +27,12 @@ def default_get_user_id(user: Any) -> str:
 
 class GrantServer(Protocol):
     """The server as grants and the revocation and introspection endpoints
-    see it: settings, the token store, the clock and the app's user hooks."""
+    see it: settings, the token store, DPoP, the clock and the app's user
+    hooks."""
 
     settings: Settings
     store: TokenStore
+    dpop: DPoP
     authenticate_user: AuthenticateUser | None
     load_user: LoadUser
     get_user_id: GetUserId

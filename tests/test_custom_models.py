@@ -14,6 +14,7 @@ from flask_refreshgrant import (
     AccessTokenMixin,
     AuthorizationCodeMixin,
     ClientMixin,
+    DPoPProofMixin,
     Models,
     RefreshGrant,
     RefreshTokenMixin,
@@ -43,6 +44,9 @@ def test_models_built_from_the_mixins_with_extra_columns(
     class Code(AuthorizationCodeMixin, db.Model):  # type: ignore[name-defined,misc]
         __tablename__ = "tenant_authorization_code"
 
+    class Proof(DPoPProofMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "tenant_dpop_proof"
+
     class User:
         id = 7
 
@@ -68,6 +72,7 @@ def test_models_built_from_the_mixins_with_extra_columns(
             refresh_token=RefreshToken,
             access_token=AccessToken,
             authorization_code=Code,
+            dpop_proof=Proof,
         ),
         authenticate_user=authenticate_user,
         load_user=lambda user_id: User() if user_id == "7" else None,
@@ -86,6 +91,7 @@ def test_models_built_from_the_mixins_with_extra_columns(
             "tenant_refresh_token",
             "tenant_access_token",
             "tenant_authorization_code",
+            "tenant_dpop_proof",
         }
     auth = {"Authorization": basic_auth(created.client_id, created.client_secret)}
     http = app.test_client()
@@ -117,3 +123,46 @@ def test_models_built_from_the_mixins_with_extra_columns(
         assert [tuple(row) for row in rows] == [("7", "eu")] * (2 if renew else 1)
         regions = db.session.scalars(sa.select(AccessToken.region)).all()
         assert regions == ["eu", "eu"]
+
+
+def test_models_without_a_dpop_proof_model_get_the_default_table(
+    database_url: str, request: pytest.FixtureRequest
+) -> None:
+    """``Models`` from before DPoP (four models) still work: ``init_app``
+    adds the default ``oauth2_dpop_proof`` table to the same ``db``."""
+    db = SQLAlchemy()
+
+    class Client(ClientMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "own_client"
+
+    class RefreshToken(RefreshTokenMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "own_refresh_token"
+
+    class AccessToken(AccessTokenMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "own_access_token"
+
+    class Code(AuthorizationCodeMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "own_authorization_code"
+
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url
+    db.init_app(app)
+
+    def dispose() -> None:
+        with app.app_context():
+            db.engine.dispose()
+
+    request.addfinalizer(dispose)
+    RefreshGrant().init_app(
+        app,
+        db=db,
+        models=Models(Client, RefreshToken, AccessToken, Code),
+        load_user=lambda user_id: None,
+    )
+    models = RefreshGrant.state(app).models
+    assert models.dpop_proof is not None
+    assert models.dpop_proof.__tablename__ == "oauth2_dpop_proof"  # type: ignore[attr-defined]
+    with app.app_context():
+        db.create_all()
+        tables = set(sa.inspect(db.engine).get_table_names())
+    assert "oauth2_dpop_proof" in tables

@@ -89,6 +89,7 @@ def test_tables_are_named_oauth2(harness: Harness) -> None:
         "oauth2_refresh_token",
         "oauth2_access_token",
         "oauth2_authorization_code",
+        "oauth2_dpop_proof",
     }
 
 

@@ -31,6 +31,8 @@ class PurgeCounts:
     refresh_tokens: int
     authorization_codes: int
     replays: int
+    #: Used DPoP proofs forgotten (too old to be accepted anyway).
+    dpop_proofs: int = 0
 
 
 class AdminStore(StoreBase):
