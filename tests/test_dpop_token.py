@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from joserfc import jws
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from flask_refreshgrant import ClientCredentials, RefreshGrant
+from flask_refreshgrant.security import token_digest
 
 from .conftest import (
     INVALID_REFRESH,
@@ -43,8 +45,6 @@ def granted(h: Harness, client: ClientCredentials, key: DPoPKey | None) -> Any:
 
 
 def access_row(h: Harness, access_token: str) -> dict[str, object]:
-    from flask_refreshgrant.security import token_digest
-
     with h.app.app_context():
         model = RefreshGrant.state().models.access_token
         row = h.db.session.scalars(
@@ -349,8 +349,6 @@ def test_garbage_proofs_are_json_errors(harness: Harness, value: str) -> None:
 
 def test_claims_that_are_not_an_object_are_refused(harness: Harness) -> None:
     key = dpop_key(harness)
-    from joserfc import jws
-
     proof = jws.serialize_compact(
         {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.public_jwk}, "[1]", key.key
     )
