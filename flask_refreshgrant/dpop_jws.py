@@ -123,6 +123,27 @@ def _public_key(value: object) -> Any:
     return key
 
 
+class _Header(bytes):
+    """A proof's encoded protected header, equal (and hashed) as its bytes,
+    carrying its decoded ``jwk``: equal bytes mean an equal key."""
+
+    jwk: object
+
+    def __new__(cls, segment: bytes, jwk: object) -> _Header:
+        header = super().__new__(cls, segment)
+        header.jwk = jwk
+        return header
+
+
+@lru_cache(maxsize=1024)
+def _cached_key(header: _Header) -> tuple[Any, str]:
+    """The key of a proof's header and its thumbprint: a client sends the
+    same header with every proof, so its key is imported once (a refused key
+    is not cached)."""
+    key = _public_key(header.jwk)
+    return key, key.thumbprint()
+
+
 def verify(value: str, algorithms: tuple[str, ...]) -> SignedProof:
     """Check the JWS of a DPoP proof (RFC 9449 §4.3, checks 2 to 6): a
     compact JWS of type ``dpop+jwt`` signed with an algorithm of
@@ -144,7 +165,7 @@ def verify(value: str, algorithms: tuple[str, ...]) -> SignedProof:
         raise ProofSignatureError("The alg of the DPoP proof is not accepted here.")
     if "b64" in header or "crit" in header:
         raise ProofSignatureError("The DPoP proof has unsupported header members.")
-    key = _public_key(header.get("jwk"))
+    key, jkt = _cached_key(_Header(signed.segments["header"], header.get("jwk")))
     try:
         valid = jws.validate_compact(signed, key, registry=registry)
     except (JoseError, ValueError, TypeError) as error:
@@ -159,4 +180,4 @@ def verify(value: str, algorithms: tuple[str, ...]) -> SignedProof:
         raise ProofSignatureError("The DPoP proof has no JSON claims.") from error
     if not isinstance(claims, dict):
         raise ProofSignatureError("The DPoP proof has no JSON claims.")
-    return SignedProof(header=header, claims=claims, jkt=key.thumbprint())
+    return SignedProof(header=header, claims=claims, jkt=jkt)
