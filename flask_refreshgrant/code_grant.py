@@ -172,6 +172,8 @@ class DPoPKeyThumbprint:
 
     def validate(self, grant: Any, redirect_uri: Any) -> None:
         value = grant.request.payload.data.get("dpop_jkt")
+        if not grant.server.dpop.enabled:
+            return
         if value is not None and not _JKT.fullmatch(value):
             raise InvalidRequestError("'dpop_jkt' must be a JWK SHA-256 thumbprint.")
 

@@ -307,3 +307,17 @@ def test_a_malformed_dpop_jkt_is_invalid_request(harness: Harness, value: str) -
     assert params["error"] == "invalid_request"
     assert params["state"] == "xyz"
     assert "code" not in params
+
+
+def test_with_dpop_off_dpop_jkt_is_ignored(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """An unknown parameter to a server without DPoP: the code is not bound
+    (it could never be redeemed otherwise), and tokens are bearer tokens."""
+    h = make_harness(OAUTH2_DPOP_SIGNING_ALG_VALUES=[])
+    h.create_user()
+    client = code_client(h)
+    response, verifier = authorize(h, client, dpop_jkt="not a thumbprint")
+    ok = exchange(h, client, redirect_query(response)["code"], verifier, None)
+    assert ok.status_code == 200, ok.json
+    assert ok.json is not None and ok.json["token_type"] == "Bearer"
