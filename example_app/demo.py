@@ -150,4 +150,7 @@ curl -s -H 'Authorization: Basic {basic}' -d "grant_type=refresh_token&refresh_t
 
 # Call the protected API with an access_token:
 curl -s -H 'Authorization: Bearer ACCESS_TOKEN' {shlex.quote(base + "/api/me")}
+
+# DPoP (RFC 9449): a public client's tokens bound to its key, step by step:
+python -m example_app.dpop_client --base-url {shlex.quote(base)}
 """

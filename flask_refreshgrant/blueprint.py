@@ -113,6 +113,7 @@ def authorization_server_metadata() -> Response:
         body["code_challenge_methods_supported"] = ["S256"]
     if settings.scopes_supported:
         body["scopes_supported"] = list(settings.scopes_supported)
+    body.update(app_state.server.dpop.metadata())
     return Response(json.dumps(body), headers={"Content-Type": "application/json"})
 
 

@@ -85,7 +85,8 @@ def create_client(
     help="Keep tokens that expired or were revoked less than this many seconds ago.",
 )
 def purge(older_than: int) -> None:
-    """Delete expired and revoked tokens and expired codes (run it from cron).
+    """Delete expired and revoked tokens, expired codes and old DPoP proofs
+    (run it from cron).
 
     Rotated-out refresh tokens stay while their family is live, so that reuse
     detection still recognises them.
@@ -96,7 +97,8 @@ def purge(older_than: int) -> None:
         f"{counts.refresh_tokens} refresh tokens and "
         f"{counts.authorization_codes} authorization codes; "
         f"cleared {counts.replays} grace-period replay copies"
-        f" and {counts.password_lockouts} stale password lock records"
+        f" and {counts.password_lockouts} stale password lock records; "
+        f"forgot {counts.dpop_proofs} used DPoP proofs"
     )
 
 

@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 
 import click
 
-from .config import PER_CLIENT_SETTINGS, Flag, per_client_coercion
+from .coercion import Flag
+from .config import PER_CLIENT_SETTINGS, per_client_coercion
 from .errors import ClientRegistrationError, NotFoundError
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])

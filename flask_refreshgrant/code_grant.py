@@ -3,6 +3,7 @@ RFC 9700 §2.1.1 wants it."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from authlib.common.urls import add_params_to_uri
@@ -12,6 +13,7 @@ from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oauth2.rfc7636 import CodeChallenge
 
 from . import reasons, signals
+from .dpop import same_key
 from .grants import GrantMixin
 from .issuer import issuer_url
 from .issuing import finish_new_grant
@@ -63,6 +65,7 @@ class AuthorizationCodeGrant(GrantMixin, grants.AuthorizationCodeGrant):  # type
             code_challenge_method=payload.get("code_challenge_method"),
             now=now,
             expires_at=now + AUTHORIZATION_CODE_LIFETIME,
+            dpop_jkt=DPoPKeyThumbprint.requested(self),
         )
 
     def query_authorization_code(
@@ -71,6 +74,12 @@ class AuthorizationCodeGrant(GrantMixin, grants.AuthorizationCodeGrant):  # type
         found = self.server.store.find_authorization_code(code)
         if found is None or found.client_id != client.client_id:
             return None
+        # RFC 9449 §10: a code bound to a key needs a proof of it, checked
+        # before a reuse can revoke anything.
+        if not same_key(found.dpop_jkt, self.proof):
+            raise InvalidGrantError(
+                "The authorization code is bound to another DPoP key."
+            )
         if found.used_at is not None:
             self._revoke_tokens_of_reused(found)
             raise InvalidGrantError("The authorization code has been used.")
@@ -108,6 +117,7 @@ class AuthorizationCodeGrant(GrantMixin, grants.AuthorizationCodeGrant):  # type
         self.request.user = user
         token: dict[str, Any] = self.generate_token(user=user, scope=code.scope)
         store = self.server.store
+        access_token_jkt, refresh_token_jkt = self.new_grant_bindings()
 
         def redeem(
             issued: IssuedTokens, *, now: int, refresh_expires_at: int | None, **_: Any
@@ -130,6 +140,8 @@ class AuthorizationCodeGrant(GrantMixin, grants.AuthorizationCodeGrant):  # type
             user_id=code.user_id,
             grant_type=self.GRANT_TYPE,
             store=redeem,
+            access_token_jkt=access_token_jkt,
+            refresh_token_jkt=refresh_token_jkt,
         )
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
@@ -165,3 +177,33 @@ class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
             super().validate_code_verifier(grant, result)
         except InvalidRequestError as error:
             raise InvalidGrantError(error.description) from None
+
+
+#: A JWK SHA-256 thumbprint: 32 bytes, base64url without padding.
+_JKT = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+class DPoPKeyThumbprint:
+    """``dpop_jkt`` at the authorization endpoint (RFC 9449 §10): the code is
+    bound to that key. A malformed value is ``invalid_request``, sent back to
+    the client's redirect URI; with DPoP off the parameter is ignored."""
+
+    def __call__(self, grant: Any) -> None:
+        grant.register_hook(
+            "after_validate_authorization_request_payload", self.validate
+        )
+
+    def validate(self, grant: Any, redirect_uri: Any) -> None:
+        value = grant.request.payload.data.get("dpop_jkt")
+        if not grant.server.dpop.enabled:
+            return
+        if value is not None and not _JKT.fullmatch(value):
+            raise InvalidRequestError("'dpop_jkt' must be a JWK SHA-256 thumbprint.")
+
+    @staticmethod
+    def requested(grant: Any) -> str | None:
+        """The ``dpop_jkt`` to bind a code to, if DPoP is on."""
+        value = grant.request.payload.data.get("dpop_jkt")
+        if not grant.server.dpop.enabled or not isinstance(value, str):
+            return None
+        return value if _JKT.fullmatch(value) else None

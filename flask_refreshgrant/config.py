@@ -19,139 +19,16 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .errors import ConfigurationError
-
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
-_NONE = {"", "none", "null"}
-
-
-def _fail(key: str, value: object, expected: str) -> ConfigurationError:
-    return ConfigurationError(f"{key} must be {expected}, got {value!r}.")
-
-
-@dataclasses.dataclass(frozen=True)
-class Seconds:
-    """A whole number of seconds: an ``int`` (never a ``bool``) or a string
-    holding one.
-
-    With ``unlimited_below_zero``, a negative value means "no limit" and is
-    read as ``None``; with ``optional``, ``None`` (or ``"none"``) is accepted
-    and means the same.
-    """
-
-    minimum: int = 0
-    unlimited_below_zero: bool = False
-    optional: bool = False
-    #: The type of a per-client column holding this setting.
-    python_type: type = int
-
-    def __call__(self, key: str, value: object) -> int | None:
-        if self.optional and (
-            value is None or (isinstance(value, str) and value.strip().lower() in _NONE)
-        ):
-            return None
-        if type(value) is int:
-            number = value
-        elif isinstance(value, str):
-            try:
-                number = int(value.strip(), 10)
-            except ValueError:
-                raise _fail(key, value, "a whole number of seconds") from None
-        else:
-            raise _fail(key, value, "a whole number of seconds")
-        if number < 0 and self.unlimited_below_zero:
-            return None
-        if number < self.minimum:
-            expected = "a positive" if self.minimum > 0 else "zero or a positive"
-            raise _fail(key, value, f"{expected} number of seconds")
-        return number
-
-    def from_column(self, value: int) -> int | None:
-        """A per-client column's value as the policy holds it."""
-        return None if value < 0 and self.unlimited_below_zero else value
-
-    def column_value(self, name: str, value: object) -> int:
-        """Check a value for a per-client column (where ``-1`` stays ``-1``:
-        ``None`` there means "inherit")."""
-        if type(value) is not int or (
-            value < self.minimum and not self.unlimited_below_zero
-        ):
-            expected = "a whole number of seconds"
-            if not self.unlimited_below_zero:
-                expected += f" >= {self.minimum}"
-            raise _fail(name, value, expected)
-        return value
-
-
-@dataclasses.dataclass(frozen=True)
-class Flag:
-    """A ``bool`` or one of the strings ``true/false/1/0/yes/no/on/off``."""
-
-    python_type: type = bool
-
-    def __call__(self, key: str, value: object) -> bool:
-        if type(value) is bool:
-            return value
-        if isinstance(value, str):
-            text = value.strip().lower()
-            if text in _TRUE:
-                return True
-            if text in _FALSE:
-                return False
-        raise _fail(key, value, "true or false")
-
-    def from_column(self, value: bool) -> bool:
-        return value
-
-    def column_value(self, name: str, value: object) -> bool:
-        if type(value) is not bool:
-            raise _fail(name, value, "true or false")
-        return value
-
-
-def _scopes(key: str, value: object) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        items: list[object] = list(value.split())
-    elif isinstance(value, list | tuple | set | frozenset):
-        items = list(value)
-    else:
-        raise _fail(
-            key, value, "None, a list of scope strings or a space-separated string"
-        )
-    if not all(isinstance(s, str) and s and s.split() == [s] for s in items):
-        raise _fail(key, value, "a list of non-empty scope strings without spaces")
-    return tuple(dict.fromkeys(str(s) for s in items))
-
-
-def _path_prefix(key: str, value: object) -> str:
-    if not isinstance(value, str) or not value.startswith("/"):
-        raise _fail(key, value, "a path starting with '/'")
-    return value.rstrip("/")
-
-
-def _count(key: str, value: object) -> int:
-    """A whole number, zero or more (never a ``bool``), or a string holding one."""
-    if type(value) is int and value >= 0:
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip(), 10)
-    raise _fail(key, value, "zero or a positive whole number")
-
-
-def _issuer(key: str, value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
-        raise _fail(key, value, "None or an http(s) URL")
-    return value.rstrip("/")
-
-
-#: What a per-client setting's coercion also knows: its column's type and how
-#: a column value reads as policy.
-PerClientCoercion = Seconds | Flag
+from .coercion import (
+    Flag,
+    PerClientCoercion,
+    Seconds,
+    count,
+    issuer_url,
+    path_prefix,
+    scope_list,
+)
+from .dpop_jws import algorithm_list
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,7 +141,7 @@ SETTINGS: tuple[Setting, ...] = (
         "OAUTH2_URL_PREFIX",
         "url_prefix",
         "/oauth2",
-        _path_prefix,
+        path_prefix,
         "path",
         "where the endpoints are mounted",
     ),
@@ -272,7 +149,7 @@ SETTINGS: tuple[Setting, ...] = (
         "OAUTH2_SCOPES_SUPPORTED",
         "scopes_supported",
         None,
-        _scopes,
+        scope_list,
         "list",
         "scopes the server knows (list or space-separated string); `None`: any "
         "scope a client is registered for",
@@ -281,7 +158,7 @@ SETTINGS: tuple[Setting, ...] = (
         "OAUTH2_ISSUER",
         "issuer",
         None,
-        _issuer,
+        issuer_url,
         "URL",
         "issuer for metadata and the `iss` of authorization responses; `None`: "
         "derived from the request (logged as a warning outside debug and testing)",
@@ -290,7 +167,7 @@ SETTINGS: tuple[Setting, ...] = (
         "OAUTH2_PASSWORD_MAX_FAILURES",
         "password_max_failures",
         5,
-        _count,
+        count,
         "count",
         "consecutive failed password checks for one username (password grant "
         "and `check_password`) before it is locked; `0` turns the lock off",
@@ -311,6 +188,46 @@ SETTINGS: tuple[Setting, ...] = (
         "seconds",
         "the longest a lock can last (the cap of the doubling)",
     ),
+    Setting(
+        "OAUTH2_DPOP_SIGNING_ALG_VALUES",
+        "dpop_signing_alg_values",
+        ["ES256", "EdDSA", "RS256", "PS256"],
+        algorithm_list,
+        "list",
+        "JWS algorithms a DPoP proof may use (asymmetric only; RFC 9449); "
+        "empty: DPoP off",
+    ),
+    Setting(
+        "OAUTH2_DPOP_PROOF_MAX_AGE",
+        "dpop_proof_max_age",
+        60,
+        Seconds(minimum=1),
+        "seconds",
+        "how far a DPoP proof's `iat` may lie in the past (5 seconds into the "
+        "future are tolerated)",
+    ),
+    Setting(
+        "OAUTH2_DPOP_REQUIRE_NONCE",
+        "dpop_require_nonce",
+        False,
+        Flag(),
+        "flag",
+        "DPoP proofs must carry a server nonce (`use_dpop_nonce` and a "
+        "`DPoP-Nonce` header otherwise); nonces are stateless, derived from "
+        "`SECRET_KEY` and the time, so every instance accepts every other's. "
+        "Needs `SECRET_KEY`",
+    ),
+    Setting(
+        "OAUTH2_DPOP_BOUND_ACCESS_TOKENS",
+        "dpop_bound_access_tokens",
+        False,
+        Flag(),
+        "flag",
+        "every token request must carry a DPoP proof (`invalid_dpop_proof` "
+        "otherwise), so every access token is DPoP-bound (RFC 9449 §5.2)",
+        per_client=True,
+        option="dpop-bound",
+    ),
 )
 
 #: The settings a client can override, in table order.
@@ -328,8 +245,8 @@ def per_client_coercion(setting: Setting) -> PerClientCoercion:
 
 @dataclasses.dataclass(frozen=True)
 class TokenPolicy:
-    """Lifetime and rotation rules in force for one client: one field per
-    per-client setting of :data:`SETTINGS`."""
+    """Lifetime, rotation and DPoP rules in force for one client: one field
+    per per-client setting of :data:`SETTINGS`."""
 
     #: Seconds, or ``None``: refresh tokens never expire.
     refresh_token_validity_period: int | None
@@ -340,6 +257,8 @@ class TokenPolicy:
     access_token_validity_period: int
     refresh_token_reuse_detection: bool
     refresh_token_grace_period: int
+    #: Every token request must carry a DPoP proof (RFC 9449 §5.2).
+    dpop_bound_access_tokens: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -355,6 +274,10 @@ class Settings:
     password_max_failures: int
     password_lockout_seconds: int
     password_max_lockout_seconds: int
+    #: Empty: DPoP is off.
+    dpop_signing_alg_values: tuple[str, ...]
+    dpop_proof_max_age: int
+    dpop_require_nonce: bool
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:

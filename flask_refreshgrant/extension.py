@@ -3,13 +3,14 @@ operations an app calls on it (nothing per-app is kept on the object)."""
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask
 
-from . import grace, issuer, management, reasons
+from . import dpop, grace, issuer, management, reasons
 from .authorization_request import AuthorizeView
 from .blueprint import blueprint, metadata_blueprint
 from .cli import oauth2_cli
@@ -22,6 +23,7 @@ from .records import ClientRecord, GrantHistory, GrantRecord
 from .server import AuthorizationServer
 from .state import EXTENSION_KEY, RefreshGrantState, state
 from .store.admin import AdminStore, ClientCredentials
+from .store.dpop import ProofReplayStore
 from .store.lockout import LockoutStore
 from .store.tokens import TokenStore
 
@@ -91,11 +93,14 @@ class RefreshGrant:
                 "Call init_app once per app; use the registered instance instead."
             )
         for key, default in DEFAULTS.items():
-            app.config.setdefault(key, default)
+            # A copy of a list default: each app's config is its own.
+            app.config.setdefault(key, copy.copy(default))
         settings = Settings.from_config(app.config)
+        secret_key = app.config.get("SECRET_KEY")
         if settings.policy.refresh_token_grace_period > 0:
-            grace.check_secret_key(app.config.get("SECRET_KEY"))
+            grace.check_secret_key(secret_key)
         issuer.warn_if_unset(app, settings)
+        dpop.check_settings(settings, secret_key)
         models = complete_models(db, models)
         store = TokenStore(db, models)
         server = AuthorizationServer(
@@ -107,6 +112,12 @@ class RefreshGrant:
             load_user=load_user,
             get_user_id=get_user_id,
             authorization_code=authorize is not None,
+            dpop=dpop.DPoP(
+                settings,
+                ProofReplayStore(db, models),
+                lambda: int(clock()),
+                secret_key,
+            ),
         )
         app.extensions[EXTENSION_KEY] = RefreshGrantState(
             settings=settings,

@@ -20,6 +20,7 @@ from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidScopeError
 
 from .config import TokenPolicy
+from .dpop import InvalidDPoPProofError, Proof
 from .issuing import finish_new_grant
 from .models import ClientMixin
 from .protocols import GrantServer
@@ -41,6 +42,32 @@ class GrantMixin:
     def policy(self) -> TokenPolicy:
         """The rules for this request's client (a grant lives for one request)."""
         return self.server.settings.policy_for(self.request.client)
+
+    def authenticate_token_endpoint_client(self) -> ClientMixin:
+        """Authlib's, then RFC 9449 §5.2: a client registered with
+        ``dpop_bound_access_tokens`` must send a DPoP proof."""
+        client: ClientMixin = super().authenticate_token_endpoint_client()  # type: ignore[misc]
+        self.request.client = client
+        if self.policy.dpop_bound_access_tokens and self.request.dpop is None:
+            raise InvalidDPoPProofError("This client must send a DPoP proof.")
+        return client
+
+    @property
+    def proof(self) -> Proof | None:
+        """The request's accepted DPoP proof, if any (see server.py)."""
+        proof: Proof | None = getattr(self.request, "dpop", None)
+        return proof
+
+    def new_grant_bindings(self) -> tuple[str | None, str | None]:
+        """The DPoP keys a new family's access and refresh tokens are bound
+        to: the access token to the proof's, and a public client's refresh
+        token too (a confidential client's refresh token is bound to its
+        credentials already, RFC 9449 §5)."""
+        proof = self.proof
+        if proof is None:
+            return None, None
+        client: ClientMixin = self.request.client
+        return proof.jkt, proof.jkt if client.is_public else None
 
     def validate_requested_scope(self) -> None:
         """RFC 6749 §3.3: a scope the server or the client does not know is
@@ -67,12 +94,15 @@ class GrantMixin:
             expires_in=expires_in or self.policy.access_token_validity_period,
             include_refresh_token=include_refresh_token,
         )
+        if self.proof is not None:
+            token["token_type"] = "DPoP"  # RFC 9449 §5
         return token
 
     def save_token(self, token: dict[str, Any]) -> None:
         """Store the tokens of a fresh grant (Authlib calls this from the
         password and client credentials grants)."""
         user = self.request.user
+        access_token_jkt, refresh_token_jkt = self.new_grant_bindings()
         finish_new_grant(
             token,
             policy=self.policy,
@@ -81,6 +111,8 @@ class GrantMixin:
             user_id=None if user is None else self.server.get_user_id(user),
             grant_type=self.GRANT_TYPE,
             store=self.server.store.issue_new_grant,
+            access_token_jkt=access_token_jkt,
+            refresh_token_jkt=refresh_token_jkt,
         )
 
 

@@ -39,7 +39,7 @@ class IntrospectionEndpoint(TokenLookup, _IntrospectionEndpoint):  # type: ignor
             token_type = "refresh_token"
         else:
             expires_at = token.expires_at
-            token_type = "Bearer"
+            token_type = "Bearer" if token.dpop_jkt is None else "DPoP"
         if expires_at is not None and now >= expires_at:
             return {"active": False}
         payload: dict[str, Any] = {
@@ -51,6 +51,8 @@ class IntrospectionEndpoint(TokenLookup, _IntrospectionEndpoint):  # type: ignor
         }
         if expires_at is not None:
             payload["exp"] = expires_at
+        if token.dpop_jkt is not None:
+            payload["cnf"] = {"jkt": token.dpop_jkt}  # RFC 9449 §6.2
         if token.user_id is not None:
             payload["sub"] = token.user_id
             user = self.server.load_user(token.user_id)

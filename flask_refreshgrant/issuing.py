@@ -47,10 +47,15 @@ def finish_new_grant(
     user_id: str | None,
     grant_type: str,
     store: StoreNewGrant,
+    access_token_jkt: str | None = None,
+    refresh_token_jkt: str | None = None,
 ) -> None:
     """Store the tokens of the response ``token`` through ``store``, then
-    complete the response and announce it."""
-    issued = IssuedTokens.from_response(token)
+    complete the response and announce it. ``*_jkt``: the DPoP keys the
+    tokens are bound to (RFC 9449), if any."""
+    issued = IssuedTokens.from_response(
+        token, access_token_jkt=access_token_jkt, refresh_token_jkt=refresh_token_jkt
+    )
     refresh_expires_at = (
         None
         if issued.refresh_token is None

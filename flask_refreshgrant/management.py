@@ -50,7 +50,8 @@ def create_client(
 
 def purge(app_state: RefreshGrantState, *, older_than: int = 0) -> PurgeCounts:
     """Delete tokens and codes expired or revoked more than ``older_than``
-    seconds ago, and grace replay copies whose window has closed."""
+    seconds ago, grace replay copies whose window has closed, and used DPoP
+    proofs too old to be accepted again."""
     admin = app_state.admin
     now = app_state.server.now()
     grace = admin.longest_grace_period(
@@ -58,7 +59,8 @@ def purge(app_state: RefreshGrantState, *, older_than: int = 0) -> PurgeCounts:
     )
     counts = admin.purge(cutoff=now - older_than, replay_cutoff=now - grace)
     lockouts = app_state.server.lockout.purge()
-    return dataclasses.replace(counts, password_lockouts=lockouts)
+    proofs = app_state.server.dpop.replays.purge(now=now - older_than)
+    return dataclasses.replace(counts, password_lockouts=lockouts, dpop_proofs=proofs)
 
 
 # -- clients -------------------------------------------------------------------

@@ -152,6 +152,9 @@ class _IssuedTokenMixin(AuthlibTokenMixin):  # type: ignore[misc]
     grant_type: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[int] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    #: The JWK SHA-256 thumbprint (RFC 7638) of the DPoP key the token is
+    #: bound to (RFC 9449), or ``None``: a bearer token.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
     def check_client(self, client: ClientMixin) -> bool:
         return bool(self.client_id == client.get_client_id())
@@ -229,6 +232,9 @@ class AuthorizationCodeMixin(AuthlibCodeMixin):  # type: ignore[misc]
     expires_at: Mapped[int] = mapped_column(BigInteger)
     used_at: Mapped[int | None] = mapped_column(BigInteger)
     family_id: Mapped[str | None] = mapped_column(String(64))
+    #: ``dpop_jkt`` of the authorization request (RFC 9449 §10): the code is
+    #: redeemable only with a DPoP proof of that key.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
     def get_redirect_uri(self) -> str | None:
         return self.redirect_uri
@@ -255,13 +261,25 @@ class PasswordLockoutMixin:
     last_failure_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class DPoPProofMixin:
+    """A DPoP proof already seen (RFC 9449 §11.1), kept while it could still be
+    accepted, so that its ``jti`` is accepted once by every instance."""
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    #: SHA-256 hex digest of the proof's key thumbprint and ``jti``.
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    #: When the proof's ``iat`` is too old to be accepted anyway (purge).
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
 @dataclasses.dataclass(frozen=True)
 class Models:
     """The concrete model classes the extension reads and writes.
 
-    ``password_lockout`` may be left out (code written for the first four
-    models keeps working): ``init_app`` then adds the default
-    ``oauth2_password_lockout`` model on the app's ``db``.
+    ``password_lockout`` and ``dpop_proof`` may be left out (code written
+    for the first four models keeps working): ``init_app`` then adds the
+    default ``oauth2_password_lockout`` and ``oauth2_dpop_proof`` models on
+    the app's ``db``.
     """
 
     client: type[ClientMixin]
@@ -269,12 +287,16 @@ class Models:
     access_token: type[AccessTokenMixin]
     authorization_code: type[AuthorizationCodeMixin]
     password_lockout: type[PasswordLockoutMixin] | None = None
+    dpop_proof: type[DPoPProofMixin] | None = None
 
 
 _default_models: weakref.WeakKeyDictionary[SQLAlchemy, Models] = (
     weakref.WeakKeyDictionary()
 )
 _default_lockout: weakref.WeakKeyDictionary[SQLAlchemy, type[PasswordLockoutMixin]] = (
+    weakref.WeakKeyDictionary()
+)
+_default_dpop_proof: weakref.WeakKeyDictionary[SQLAlchemy, type[DPoPProofMixin]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -293,13 +315,29 @@ def default_lockout_model(db: SQLAlchemy) -> type[PasswordLockoutMixin]:
     return model
 
 
+def default_dpop_proof_model(db: SQLAlchemy) -> type[DPoPProofMixin]:
+    """The default ``oauth2_dpop_proof`` model on ``db``, built once."""
+    model = _default_dpop_proof.get(db)
+    if model is None:
+        base: Any = db.Model
+        model = type(
+            "OAuth2DPoPProof",
+            (DPoPProofMixin, base),
+            {"__tablename__": "oauth2_dpop_proof"},
+        )
+        _default_dpop_proof[db] = model
+    return model
+
+
 def complete_models(db: SQLAlchemy, models: Models | None) -> Models:
     """``models`` (default: :func:`default_models`), with the default
-    lockout model on ``db`` if it has none."""
+    lockout and DPoP proof models on ``db`` where it has none."""
     if models is None:
         return default_models(db)
     if models.password_lockout is None:
-        return dataclasses.replace(models, password_lockout=default_lockout_model(db))
+        models = dataclasses.replace(models, password_lockout=default_lockout_model(db))
+    if models.dpop_proof is None:
+        models = dataclasses.replace(models, dpop_proof=default_dpop_proof_model(db))
     return models
 
 
@@ -328,6 +366,7 @@ def default_models(db: SQLAlchemy) -> Models:
                 {"__tablename__": "oauth2_authorization_code"},
             ),
             password_lockout=default_lockout_model(db),
+            dpop_proof=default_dpop_proof_model(db),
         )
         _default_models[db] = models
     return models

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from .config import Settings
+from .dpop import DPoP
 from .lockout import PasswordLockout
 from .store.tokens import TokenStore
 
@@ -27,12 +28,14 @@ def default_get_user_id(user: Any) -> str:
 
 class GrantServer(Protocol):
     """The server as grants and the revocation and introspection endpoints
-    see it: settings, the token store, the clock and the app's user hooks."""
+    see it: settings, the token store, DPoP, the clock and the app's user
+    hooks."""
 
     settings: Settings
     store: TokenStore
     #: The password lock the password grant checks through.
     lockout: PasswordLockout
+    dpop: DPoP
     authenticate_user: AuthenticateUser | None
     load_user: LoadUser
     get_user_id: GetUserId

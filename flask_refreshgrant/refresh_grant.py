@@ -11,6 +11,7 @@ from authlib.oauth2.rfc6749.hooks import hooked
 from flask import current_app
 
 from . import grace, lifetimes, reasons, signals
+from .dpop import same_key
 from .grants import GrantMixin
 from .issuing import set_refresh_expires_in
 from .models import ClientMixin, RefreshTokenMixin
@@ -30,12 +31,20 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
     always for public clients, RFC 9700 §2.2.2): the presented token is
     retired and a successor issued in one transaction. Renewal off: the same
     refresh token is returned, untouched, until it expires.
+
+    A refresh token bound to a DPoP key (RFC 9449 §5) needs a proof of that
+    key, checked before anything else about the token, so a request without
+    the key consumes nothing and revokes nothing; being sender-constrained,
+    a public client's bound token follows the renew flag (RFC 9700 §2.2.2).
     """
 
     @property
     def INCLUDE_NEW_REFRESH_TOKEN(self) -> bool:
         client: ClientMixin = self.request.client
-        return self.policy.renew_refresh_token or client.is_public
+        if self.policy.renew_refresh_token:
+            return True
+        old: RefreshTokenMixin = self.request.refresh_token
+        return client.is_public and old.dpop_jkt is None
 
     #: The refresh token value this request presented and the row it names,
     #: read before client authentication (see validate_token_request).
@@ -67,6 +76,9 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
         # Client binding first: another client replaying a stale token must
         # not be able to revoke the owner's family.
         if token is None or not token.check_client(client):
+            raise invalid_refresh_token()
+        # The key next, for the same reason (RFC 9449 §5).
+        if not same_key(token.dpop_jkt, self.proof):
             raise invalid_refresh_token()
         if token.is_revoked():
             raise invalid_refresh_token()
@@ -145,7 +157,10 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
         )
         policy = self.policy
         now = self.server.now()
-        issued = IssuedTokens.from_response(token)
+        proof = self.proof
+        issued = IssuedTokens.from_response(
+            token, access_token_jkt=None if proof is None else proof.jkt
+        )
         # Read before the commit expires ``old``'s attributes.
         parent_id = old.id
         family: dict[str, Any] = {

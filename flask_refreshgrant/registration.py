@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from . import dpop_jws
 from .config import PER_CLIENT_SETTINGS, Settings, per_client_coercion
 from .errors import ClientRegistrationError, ConfigurationError
 from .redirect_uris import redirect_uri_problem
@@ -76,4 +77,9 @@ def check_client_settings(values: Mapping[str, Any]) -> dict[str, Any]:
             )
         except ConfigurationError as error:
             raise ClientRegistrationError(str(error)) from None
+    if checked.get("dpop_bound_access_tokens") and not dpop_jws.AVAILABLE:
+        raise ClientRegistrationError(
+            "dpop_bound_access_tokens needs DPoP, which needs joserfc: "
+            "pip install 'flask-refreshgrant[dpop]'"
+        )
     return checked

@@ -9,6 +9,11 @@
 
 Expired, revoked and unknown tokens get ``401`` with
 ``WWW-Authenticate: Bearer error="invalid_token"`` (RFC 6750 §3.1).
+
+DPoP-bound access tokens (RFC 9449 §7) come as ``Authorization: DPoP
+<token>`` with a ``DPoP`` proof of the token's key that carries ``ath``; such
+a token presented as ``Bearer`` is refused, and the refusals name the
+accepted algorithms in a ``WWW-Authenticate: DPoP`` challenge.
 """
 
 from __future__ import annotations
@@ -18,20 +23,35 @@ from typing import Any, TypeVar
 
 from authlib.integrations.flask_oauth2 import ResourceProtector as _ResourceProtector
 from authlib.integrations.flask_oauth2 import current_token
+from authlib.integrations.flask_oauth2.errors import raise_http_exception
+from authlib.oauth2.rfc6749 import MissingAuthorizationError, TokenValidator
+from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc6750 import BearerTokenValidator as _BearerTokenValidator
 from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
-from flask import abort
+from flask import Response, abort, after_this_request, json
+from flask import request as flask_request
 
+from .dpop import DPoPChallenge, challenge, same_key
 from .http_errors import DATABASE_UNAVAILABLE, database_unavailable
 from .models import AccessTokenMixin
 from .state import state
 
 __all__ = [
     "BearerTokenValidator",
+    "DPoPTokenValidator",
     "ResourceProtector",
     "current_token",
     "require_oauth",
 ]
+
+
+def _live(token: AccessTokenMixin | None) -> bool:
+    return (
+        token is not None
+        and not token.is_revoked()
+        and token.expires_at > state().server.now()
+    )
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,13 +65,55 @@ class BearerTokenValidator(_BearerTokenValidator):  # type: ignore[misc]
     def validate_token(
         self, token: AccessTokenMixin | None, scopes: Any, request: Any
     ) -> None:
-        if (
-            token is None
-            or token.is_revoked()
-            or token.expires_at <= state().server.now()
-        ):
+        if token is None or not _live(token):
             raise InvalidTokenError(
                 realm=self.realm, extra_attributes=self.extra_attributes
+            )
+        if token.dpop_jkt is not None:
+            # RFC 9449 §7.2: a bound token is no bearer token.
+            raise DPoPChallenge(
+                "invalid_token",
+                "This access token is DPoP-bound: use the DPoP scheme with a proof.",
+                state().server.dpop.algorithms,
+            )
+        if self.scope_insufficient(token.get_scope(), scopes):
+            raise InsufficientScopeError()
+
+
+class DPoPTokenValidator(TokenValidator):  # type: ignore[misc]
+    """``Authorization: DPoP <token>`` (RFC 9449 §7.1): the proof is checked
+    (``ath`` included, its ``jti`` recorded) before the token is looked up,
+    then the token must be live and bound to the proof's key."""
+
+    TOKEN_TYPE = "dpop"
+
+    def authenticate_token(self, token_string: str) -> AccessTokenMixin | None:
+        dpop = state().server.dpop
+        if not dpop.enabled:
+            raise InvalidTokenError(description="DPoP is not enabled here.")
+        proof = dpop.resource_proof(flask_request, token_string)
+        if proof.next_nonce is not None:
+            nonce = proof.next_nonce
+
+            @after_this_request
+            def hand_over_nonce(response: Response) -> Response:
+                response.headers["DPoP-Nonce"] = nonce
+                return response
+
+        token = state().store.find_access_token(token_string)
+        if token is None or not same_key(token.dpop_jkt, proof):
+            return None
+        return token if token.dpop_jkt is not None else None
+
+    def validate_token(
+        self, token: AccessTokenMixin | None, scopes: Any, request: Any
+    ) -> None:
+        if token is None or not _live(token):
+            raise DPoPChallenge(
+                "invalid_token",
+                "The access token is invalid, expired, revoked or not bound "
+                "to this DPoP key.",
+                state().server.dpop.algorithms,
             )
         if self.scope_insufficient(token.get_scope(), scopes):
             raise InsufficientScopeError()
@@ -73,7 +135,25 @@ class ResourceProtector(_ResourceProtector):  # type: ignore[misc]
         except DATABASE_UNAVAILABLE as error:
             abort(database_unavailable(error, state().store.rollback))
 
+    def raise_error_response(self, error: OAuth2Error) -> None:
+        """Authlib's; a missing or bad bearer token's ``401`` also offers the
+        DPoP scheme with its algorithms (RFC 9449 §7.1)."""
+        dpop = state().server.dpop
+        if not dpop.enabled or not isinstance(
+            error, MissingAuthorizationError | InvalidTokenError
+        ):
+            super().raise_error_response(error)
+        headers = [
+            *error.get_headers(),
+            ("WWW-Authenticate", challenge(dpop.algorithms)),
+        ]
+        raise_http_exception(
+            error.status_code, json.dumps(dict(error.get_body())), headers
+        )
 
-#: Decorator guarding a route with a bearer access token (optionally scopes).
+
+#: Decorator guarding a route with an access token: a bearer token, or a
+#: DPoP-bound one with its proof (optionally scopes).
 require_oauth = ResourceProtector()
 require_oauth.register_token_validator(BearerTokenValidator())
+require_oauth.register_token_validator(DPoPTokenValidator())

@@ -27,8 +27,9 @@ from flask import Response
 from flask import request as flask_request
 from werkzeug.exceptions import HTTPException
 
-from .code_grant import AuthorizationCodeGrant, S256CodeChallenge
+from .code_grant import AuthorizationCodeGrant, DPoPKeyThumbprint, S256CodeChallenge
 from .config import Settings
+from .dpop import DPoP
 from .grants import ClientCredentialsGrant, PasswordGrant
 from .introspection import IntrospectionEndpoint
 from .issuer import issuer_url
@@ -66,11 +67,13 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         load_user: LoadUser,
         get_user_id: GetUserId,
         authorization_code: bool,
+        dpop: DPoP,
     ) -> None:
         super().__init__(query_client=store.get_client)
         self.settings = settings
         self.store = store
         self.lockout = lockout
+        self.dpop = dpop
         self._clock = clock
         self.authenticate_user = authenticate_user
         self.load_user = load_user
@@ -84,7 +87,9 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         )
         self.register_client_auth_method("client_secret_post", self._authenticate_post)
         if authorization_code:
-            self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge()])
+            self.register_grant(
+                AuthorizationCodeGrant, [S256CodeChallenge(), DPoPKeyThumbprint()]
+            )
         self.register_grant(RefreshTokenGrant)
         self.register_grant(ClientCredentialsGrant)
         if authenticate_user is not None:
@@ -217,10 +222,22 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         if refused is not None:
             return refused
         try:
-            return cast(Response, super().create_token_response(request))
+            token_request = self._token_request_with_proof()
+            response = cast(Response, super().create_token_response(token_request))
         except OAuth2Error as error:
             # InsecureTransportError from the request; a missing grant_type.
             return self.handle_error_response(None, error)
+        proof = token_request.dpop
+        if proof is not None and proof.next_nonce and response.status_code == 200:
+            response.headers["DPoP-Nonce"] = proof.next_nonce
+        return response
+
+    def _token_request_with_proof(self) -> TokenRequest:
+        """The token request, with its DPoP proof checked (RFC 9449 §5)
+        before any grant reads or writes anything."""
+        token_request = TokenRequest(flask_request)
+        token_request.dpop = self.dpop.token_request_proof(flask_request)
+        return token_request
 
     def create_endpoint_response(self, name: str, request: Any = None) -> Response:
         refused = self._refuse_malformed()

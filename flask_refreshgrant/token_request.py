@@ -18,6 +18,8 @@ from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from flask.wrappers import Request
 from werkzeug.datastructures import MultiDict
 
+from .dpop import Proof
+
 #: Largest token request body accepted; real ones are a few hundred bytes.
 MAX_TOKEN_REQUEST_BYTES = 16 * 1024
 
@@ -57,6 +59,8 @@ class TokenRequest(FlaskOAuth2Request):  # type: ignore[misc]
         self.payload = BodyOnlyPayload(request)
         #: Set by the refresh grant when a grace period replays a response.
         self.replay_response: dict[str, Any] | None = None
+        #: The request's accepted DPoP proof (RFC 9449), if it sent one.
+        self.dpop: Proof | None = None
 
 
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")

@@ -8,13 +8,17 @@ which turns the skip into a failure.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
+import secrets
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -23,7 +27,11 @@ from click.testing import Result
 from flask import Flask, request
 from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
+from joserfc import jws
+from joserfc.errors import SecurityWarning
+from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
 from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.datastructures import Headers
 from werkzeug.test import TestResponse
 
 from example_app import create_app
@@ -159,7 +167,8 @@ class Harness:
         **kwargs: Any,
     ) -> TestResponse:
         """POST a form to the token endpoint, authenticating ``client``."""
-        headers = dict(kwargs.pop("headers", {}))
+        # Pairs, not a dict: a test may repeat a header.
+        headers = Headers(kwargs.pop("headers", {}))
         form = dict(data)
         if client is not None:
             if client.client_secret is None:
@@ -368,3 +377,140 @@ def make_example_app(example_instance: Path) -> Iterator[Callable[..., Flask]]:
     for app in apps:
         with app.app_context():
             example_db.engine.dispose()
+
+
+# -- DPoP (RFC 9449) -----------------------------------------------------------
+
+#: The URLs the test client's requests have, as a proof's ``htu`` names them.
+TOKEN_URL = "http://localhost/oauth2/token"
+PING_URL = "http://localhost/api/ping"
+
+
+def new_key(alg: str) -> Key:
+    """A fresh private key for ``alg``."""
+    key: Key
+    if alg.startswith(("RS", "PS")):
+        key = RSAKey.generate_key(2048)
+    elif alg in ("EdDSA", "Ed25519"):
+        key = OKPKey.generate_key("Ed25519")
+    else:
+        key = ECKey.generate_key({"ES256": "P-256", "ES384": "P-384"}[alg])
+    return key
+
+
+class DPoPKey:
+    """A client's DPoP key pair, making proofs (RFC 9449 §4.2) with joserfc;
+    every claim and header member can be overridden or dropped, to make the
+    malformed proofs the tests need."""
+
+    def __init__(
+        self,
+        alg: str = "ES256",
+        clock: Callable[[], float] | None = None,
+        key: Key | None = None,
+    ) -> None:
+        self.alg = alg
+        self.clock = clock
+        self.key: Key = key if key is not None else new_key(alg)
+
+    @property
+    def jkt(self) -> str:
+        """The key's JWK SHA-256 thumbprint (RFC 7638)."""
+        return self.key.thumbprint()
+
+    @property
+    def public_jwk(self) -> dict[str, Any]:
+        return dict(self.key.as_dict(private=False))
+
+    def proof(
+        self,
+        htu: str = TOKEN_URL,
+        htm: str = "POST",
+        *,
+        access_token: str | None = None,
+        nonce: str | None = None,
+        header: dict[str, Any] | None = None,
+        claims: dict[str, Any] | None = None,
+        drop: tuple[str, ...] = (),
+        sign_with: Key | None = None,
+    ) -> str:
+        """A proof for a request to ``htu`` with ``htm``, issued now."""
+        now = self.clock() if self.clock is not None else 0
+        protected: dict[str, Any] = {
+            "typ": "dpop+jwt",
+            "alg": self.alg,
+            "jwk": self.public_jwk,
+        }
+        payload: dict[str, Any] = {
+            "jti": secrets.token_urlsafe(16),
+            "htm": htm,
+            "htu": htu,
+            "iat": int(now),
+        }
+        if access_token is not None:
+            digest = hashlib.sha256(access_token.encode()).digest()
+            payload["ath"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        if nonce is not None:
+            payload["nonce"] = nonce
+        protected.update(header or {})
+        payload.update(claims or {})
+        for name in drop:
+            protected.pop(name, None)
+            payload.pop(name, None)
+        with warnings.catch_warnings():
+            # joserfc warns that RFC 9864 deprecates "EdDSA" (RFC 9449 uses it).
+            warnings.simplefilter("ignore", SecurityWarning)
+            return jws.serialize_compact(
+                protected,
+                json.dumps(payload),
+                sign_with or self.key,
+                algorithms=[str(protected.get("alg", self.alg))],
+            )
+
+    def headers(
+        self, htu: str = TOKEN_URL, htm: str = "POST", **kwargs: Any
+    ) -> dict[str, str]:
+        """``{"DPoP": proof}`` for a request."""
+        return {"DPoP": self.proof(htu, htm, **kwargs)}
+
+
+def dpop_key(h: Harness, alg: str = "ES256") -> DPoPKey:
+    """A key whose proofs are issued at the harness's clock."""
+    return DPoPKey(alg=alg, clock=h.clock)
+
+
+#: The redirect URI of the code clients of the DPoP tests.
+DPOP_REDIRECT = "https://client.example.com/cb"
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def authorize(
+    h: Harness, client: ClientCredentials, **params: str
+) -> tuple[TestResponse, str]:
+    """Approve an authorization request (PKCE S256, scope PRODUCTION) as user
+    1; the response and the code verifier."""
+    verifier, challenge = pkce_pair()
+    query = {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": DPOP_REDIRECT,
+        "scope": "PRODUCTION",
+        "state": "xyz",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **params,
+    }
+    url = "/oauth2/authorize?" + urlencode(query)
+    response = h.client.post(url, data={"decision": "approve", "user_id": "1"})
+    return response, verifier
+
+
+def redirect_query(response: TestResponse) -> dict[str, str]:
+    assert response.status_code == 302, response.get_data(as_text=True)
+    location = urlsplit(response.headers["Location"])
+    return {k: v[0] for k, v in parse_qs(location.query).items()}

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,6 +182,12 @@ def _environment(
     return env
 
 
+def example_environment(server: LiveServer, database_url: str) -> dict[str, str]:
+    """The environment ``server`` runs with, for another process of the
+    example app (a CLI command, a client script) on the same database."""
+    return _environment(database_url, server.instance, server.base_url, {})
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM to gunicorn's process group, then SIGKILL if it lingers."""
     if process.poll() is None:
@@ -313,6 +319,32 @@ def race(
             with requests.Session() as session:
                 barrier.wait(timeout=REQUEST_TIMEOUT)
                 responses[index] = server.refresh(refresh_token, scope, session)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise AssertionError(f"{len(errors)} request(s) failed: {errors!r}")
+    return [response for response in responses if response is not None]
+
+
+def together(
+    n: int, send: Callable[[requests.Session, int], requests.Response]
+) -> list[requests.Response]:
+    """``n`` threads, released together, each calling ``send(session, i)``."""
+    barrier = threading.Barrier(n)
+    responses: list[requests.Response | None] = [None] * n
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            with requests.Session() as session:
+                barrier.wait(timeout=REQUEST_TIMEOUT)
+                responses[index] = send(session, index)
         except BaseException as error:
             errors.append(error)
 

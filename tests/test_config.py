@@ -13,11 +13,11 @@ from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_refreshgrant import ConfigurationError, RefreshGrant, cli
+from flask_refreshgrant.coercion import Flag
 from flask_refreshgrant.config import (
     DEFAULTS,
     PER_CLIENT_SETTINGS,
     SETTINGS,
-    Flag,
     Settings,
     TokenPolicy,
     per_client_coercion,
@@ -35,10 +35,14 @@ def test_defaults() -> None:
         access_token_validity_period=3600,
         refresh_token_reuse_detection=True,
         refresh_token_grace_period=0,
+        dpop_bound_access_tokens=False,
     )
     assert settings.url_prefix == "/oauth2"
     assert settings.scopes_supported is None
     assert settings.issuer is None
+    assert settings.dpop_signing_alg_values == ("ES256", "EdDSA", "RS256", "PS256")
+    assert settings.dpop_proof_max_age == 60
+    assert settings.dpop_require_nonce is False
 
 
 def test_init_app_sets_every_default_in_app_config() -> None:
@@ -160,6 +164,7 @@ def test_client_columns_override_the_app_policy() -> None:
             access_token_validity_period=30,
             refresh_token_reuse_detection=False,
             refresh_token_grace_period=10,
+            dpop_bound_access_tokens=True,
         )
     )
     assert policy == TokenPolicy(
@@ -170,6 +175,7 @@ def test_client_columns_override_the_app_policy() -> None:
         access_token_validity_period=30,
         refresh_token_reuse_detection=False,
         refresh_token_grace_period=10,
+        dpop_bound_access_tokens=True,
     )
 
 

@@ -14,6 +14,7 @@ from flask_refreshgrant import (
     AccessTokenMixin,
     AuthorizationCodeMixin,
     ClientMixin,
+    DPoPProofMixin,
     Models,
     PasswordLockoutMixin,
     RefreshGrant,
@@ -44,6 +45,9 @@ def test_models_built_from_the_mixins_with_extra_columns(
     class Code(AuthorizationCodeMixin, db.Model):  # type: ignore[name-defined,misc]
         __tablename__ = "tenant_authorization_code"
 
+    class Proof(DPoPProofMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "tenant_dpop_proof"
+
     class User:
         id = 7
 
@@ -69,6 +73,7 @@ def test_models_built_from_the_mixins_with_extra_columns(
             refresh_token=RefreshToken,
             access_token=AccessToken,
             authorization_code=Code,
+            dpop_proof=Proof,
         ),
         authenticate_user=authenticate_user,
         load_user=lambda user_id: User() if user_id == "7" else None,
@@ -90,6 +95,7 @@ def test_models_built_from_the_mixins_with_extra_columns(
             "tenant_access_token",
             "tenant_authorization_code",
             "oauth2_password_lockout",
+            "tenant_dpop_proof",
         }
     auth = {"Authorization": basic_auth(created.client_id, created.client_secret)}
     http = app.test_client()
@@ -171,6 +177,7 @@ def test_custom_password_lockout_model(
             "my_access_token",
             "my_authorization_code",
             "my_password_lockout",
+            "oauth2_dpop_proof",
         }
         created = oauth.create_client(name="t", grant_types=["password"])
     auth = {"Authorization": basic_auth(created.client_id, created.client_secret)}
@@ -188,3 +195,46 @@ def test_custom_password_lockout_model(
 def _dispose(app: Flask, db: SQLAlchemy) -> None:
     with app.app_context():
         db.engine.dispose()
+
+
+def test_models_without_a_dpop_proof_model_get_the_default_table(
+    database_url: str, request: pytest.FixtureRequest
+) -> None:
+    """``Models`` from before DPoP (four models) still work: ``init_app``
+    adds the default ``oauth2_dpop_proof`` table to the same ``db``."""
+    db = SQLAlchemy()
+
+    class Client(ClientMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "own_client"
+
+    class RefreshToken(RefreshTokenMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "own_refresh_token"
+
+    class AccessToken(AccessTokenMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "own_access_token"
+
+    class Code(AuthorizationCodeMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "own_authorization_code"
+
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url
+    db.init_app(app)
+
+    def dispose() -> None:
+        with app.app_context():
+            db.engine.dispose()
+
+    request.addfinalizer(dispose)
+    RefreshGrant().init_app(
+        app,
+        db=db,
+        models=Models(Client, RefreshToken, AccessToken, Code),
+        load_user=lambda user_id: None,
+    )
+    models = RefreshGrant.state(app).models
+    assert models.dpop_proof is not None
+    assert models.dpop_proof.__tablename__ == "oauth2_dpop_proof"  # type: ignore[attr-defined]
+    with app.app_context():
+        db.create_all()
+        tables = set(sa.inspect(db.engine).get_table_names())
+    assert "oauth2_dpop_proof" in tables

@@ -21,7 +21,8 @@ from settings_table import setting_rows
 
 import flask_refreshgrant
 from flask_refreshgrant import signals
-from flask_refreshgrant.config import SETTINGS, Flag, Seconds, Setting
+from flask_refreshgrant.coercion import Flag, Seconds
+from flask_refreshgrant.config import SETTINGS, Setting
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

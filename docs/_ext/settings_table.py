@@ -26,7 +26,8 @@ from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import make_id
 
 from flask_refreshgrant import config
-from flask_refreshgrant.config import Flag, Setting
+from flask_refreshgrant.coercion import Flag
+from flask_refreshgrant.config import Setting
 
 #: The Sphinx object type (and role) of a configuration key.
 OBJECT_TYPE = "setting"

@@ -35,6 +35,8 @@ class PurgeCounts:
     replays: int
     #: Password lock records that would count from zero anyway.
     password_lockouts: int = 0
+    #: Used DPoP proofs forgotten (too old to be accepted anyway).
+    dpop_proofs: int = 0
 
 
 class AdminStore(ClientAdmin, GrantReads):

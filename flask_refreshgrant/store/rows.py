@@ -22,15 +22,27 @@ class IssuedTokens:
     refresh_token: str | None
     scope: str
     access_token_expires_in: int
+    #: The DPoP key thumbprint the access token is bound to (RFC 9449).
+    access_token_jkt: str | None = None
+    #: The one a new family's refresh token is bound to (public clients).
+    refresh_token_jkt: str | None = None
 
     @classmethod
-    def from_response(cls, token: dict[str, Any]) -> IssuedTokens:
+    def from_response(
+        cls,
+        token: dict[str, Any],
+        *,
+        access_token_jkt: str | None = None,
+        refresh_token_jkt: str | None = None,
+    ) -> IssuedTokens:
         """The tokens of a token response a grant generated."""
         return cls(
             access_token=token["access_token"],
             refresh_token=token.get("refresh_token"),
             scope=token.get("scope", ""),
             access_token_expires_in=token["expires_in"],
+            access_token_jkt=access_token_jkt,
+            refresh_token_jkt=refresh_token_jkt,
         )
 
 
@@ -53,7 +65,9 @@ def access_token_row(
     family_id: str | None,
     now: int,
 ) -> Row:
-    return models.access_token, {
+    """An access token row; ``dpop_jkt`` only when it is bound, so a bearer
+    token's INSERT stays the statement it always was."""
+    values = {
         "digest": token_digest(issued.access_token),
         "client_id": client_id,
         "user_id": user_id,
@@ -63,6 +77,9 @@ def access_token_row(
         "issued_at": now,
         "expires_at": now + issued.access_token_expires_in,
     }
+    if issued.access_token_jkt is not None:
+        values["dpop_jkt"] = issued.access_token_jkt
+    return models.access_token, values
 
 
 def access_token_for(
@@ -95,23 +112,21 @@ def new_grant_rows(
     family ``family_id``, and an access token."""
     rows: list[Row] = []
     if issued.refresh_token is not None:
-        rows.append(
-            (
-                models.refresh_token,
-                {
-                    "digest": token_digest(issued.refresh_token),
-                    "family_id": family_id,
-                    "parent_id": None,
-                    "client_id": client_id,
-                    "user_id": user_id,
-                    "scope": issued.scope,
-                    "grant_type": grant_type,
-                    "issued_at": now,
-                    "family_issued_at": now,
-                    "expires_at": refresh_expires_at,
-                },
-            )
-        )
+        refresh = {
+            "digest": token_digest(issued.refresh_token),
+            "family_id": family_id,
+            "parent_id": None,
+            "client_id": client_id,
+            "user_id": user_id,
+            "scope": issued.scope,
+            "grant_type": grant_type,
+            "issued_at": now,
+            "family_issued_at": now,
+            "expires_at": refresh_expires_at,
+        }
+        if issued.refresh_token_jkt is not None:
+            refresh["dpop_jkt"] = issued.refresh_token_jkt
+        rows.append((models.refresh_token, refresh))
     rows.append(
         access_token_row(
             models,

@@ -152,6 +152,7 @@ class TokenStore(StoreBase):
         code_challenge_method: str | None,
         now: int,
         expires_at: int,
+        dpop_jkt: str | None = None,
     ) -> None:
         row = self.models.authorization_code(
             digest=token_digest(code),
@@ -163,6 +164,7 @@ class TokenStore(StoreBase):
             code_challenge_method=code_challenge_method,
             issued_at=now,
             expires_at=expires_at,
+            dpop_jkt=dpop_jkt,
         )
         with self.transaction() as session:
             session.add(row)
@@ -241,6 +243,9 @@ class TokenStore(StoreBase):
             "family_issued_at": old.family_issued_at,
             "expires_at": expires_at,
         }
+        if old.dpop_jkt is not None:
+            # A bound family keeps its key (RFC 9449 §5).
+            successor["dpop_jkt"] = old.dpop_jkt
         _, access = rows.access_token_for(self.models, old, issued, now=now)
         retire = {"retire_id": old.id, "retire_now": now, "retire_replay": replay}
         # Only a rotation that keeps a replay ends its parent's window early;

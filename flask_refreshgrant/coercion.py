@@ -1,0 +1,141 @@
+"""How a setting's value is read: coercions that accept clean strings from
+the environment and raise :class:`~.errors.ConfigurationError` naming the key
+and the value for anything else (``config.SETTINGS`` names one per setting)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .errors import ConfigurationError
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+_NONE = {"", "none", "null"}
+
+
+def fail(key: str, value: object, expected: str) -> ConfigurationError:
+    return ConfigurationError(f"{key} must be {expected}, got {value!r}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Seconds:
+    """A whole number of seconds: an ``int`` (never a ``bool``) or a string
+    holding one.
+
+    With ``unlimited_below_zero``, a negative value means "no limit" and is
+    read as ``None``; with ``optional``, ``None`` (or ``"none"``) is accepted
+    and means the same.
+    """
+
+    minimum: int = 0
+    unlimited_below_zero: bool = False
+    optional: bool = False
+    #: The type of a per-client column holding this setting.
+    python_type: type = int
+
+    def __call__(self, key: str, value: object) -> int | None:
+        if self.optional and (
+            value is None or (isinstance(value, str) and value.strip().lower() in _NONE)
+        ):
+            return None
+        if type(value) is int:
+            number = value
+        elif isinstance(value, str):
+            try:
+                number = int(value.strip(), 10)
+            except ValueError:
+                raise fail(key, value, "a whole number of seconds") from None
+        else:
+            raise fail(key, value, "a whole number of seconds")
+        if number < 0 and self.unlimited_below_zero:
+            return None
+        if number < self.minimum:
+            expected = "a positive" if self.minimum > 0 else "zero or a positive"
+            raise fail(key, value, f"{expected} number of seconds")
+        return number
+
+    def from_column(self, value: int) -> int | None:
+        """A per-client column's value as the policy holds it."""
+        return None if value < 0 and self.unlimited_below_zero else value
+
+    def column_value(self, name: str, value: object) -> int:
+        """Check a value for a per-client column (where ``-1`` stays ``-1``:
+        ``None`` there means "inherit")."""
+        if type(value) is not int or (
+            value < self.minimum and not self.unlimited_below_zero
+        ):
+            expected = "a whole number of seconds"
+            if not self.unlimited_below_zero:
+                expected += f" >= {self.minimum}"
+            raise fail(name, value, expected)
+        return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Flag:
+    """A ``bool`` or one of the strings ``true/false/1/0/yes/no/on/off``."""
+
+    python_type: type = bool
+
+    def __call__(self, key: str, value: object) -> bool:
+        if type(value) is bool:
+            return value
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+        raise fail(key, value, "true or false")
+
+    def from_column(self, value: bool) -> bool:
+        return value
+
+    def column_value(self, name: str, value: object) -> bool:
+        if type(value) is not bool:
+            raise fail(name, value, "true or false")
+        return value
+
+
+def scope_list(key: str, value: object) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        items: list[object] = list(value.split())
+    elif isinstance(value, list | tuple | set | frozenset):
+        items = list(value)
+    else:
+        raise fail(
+            key, value, "None, a list of scope strings or a space-separated string"
+        )
+    if not all(isinstance(s, str) and s and s.split() == [s] for s in items):
+        raise fail(key, value, "a list of non-empty scope strings without spaces")
+    return tuple(dict.fromkeys(str(s) for s in items))
+
+
+def path_prefix(key: str, value: object) -> str:
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise fail(key, value, "a path starting with '/'")
+    return value.rstrip("/")
+
+
+def count(key: str, value: object) -> int:
+    """A whole number, zero or more (never a ``bool``), or a string holding one."""
+    if type(value) is int and value >= 0:
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip(), 10)
+    raise fail(key, value, "zero or a positive whole number")
+
+
+def issuer_url(key: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+        raise fail(key, value, "None or an http(s) URL")
+    return value.rstrip("/")
+
+
+#: What a per-client setting's coercion also knows: its column's type and how
+#: a column value reads as policy.
+PerClientCoercion = Seconds | Flag
