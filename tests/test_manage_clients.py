@@ -155,6 +155,7 @@ def test_create_client_takes_every_per_client_setting(harness: Harness) -> None:
         "--no-reuse-detection",
         "--grace-period",
         "30",
+        "--dpop-bound",
     )
     shown = oauth2_json(harness, "clients", "show", result["client_id"])
     assert {name: shown[name] for name in SETTING_NAMES} == {
@@ -165,6 +166,7 @@ def test_create_client_takes_every_per_client_setting(harness: Harness) -> None:
         "access_token_validity_period": 120,
         "refresh_token_reuse_detection": False,
         "refresh_token_grace_period": 30,
+        "dpop_bound_access_tokens": True,
     }
 
 
