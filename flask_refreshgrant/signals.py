@@ -32,6 +32,15 @@ refresh_token_reuse_detected = _signals.signal(
 #: ``family_id`` (``None`` for a lone access token), ``reason``.
 token_revoked = _signals.signal("refreshgrant.token-revoked")
 
+#: Within its grace period, a just-rotated refresh token was presented again
+#: and got the identical response its first use got (nothing was issued).
+#: Kwargs: ``client_id``, ``user_id``, ``family_id``.
+grace_replay_served = _signals.signal("refreshgrant.grace-replay-served")
+
+#: Too many failed password checks locked a username (SPEC §6.1); sent when
+#: a lock starts, not for the attempts refused while it lasts.
+password_lockout = _signals.signal("refreshgrant.password-lockout")
+
 
 def emit(signal: Signal, **kwargs: Any) -> None:
     """Send ``signal`` with the current app as sender."""
