@@ -132,6 +132,18 @@ def _path_prefix(key: str, value: object) -> str:
     return value.rstrip("/")
 
 
+def _optional_path(key: str, value: object) -> str | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in _NONE):
+        return None
+    if (
+        not isinstance(value, str)
+        or not value.startswith("/")
+        or value.strip() != value
+    ):
+        raise _fail(key, value, "None or a path starting with '/'")
+    return value.rstrip("/") or "/"
+
+
 def _issuer(key: str, value: object) -> str | None:
     if value is None:
         return None
@@ -276,6 +288,15 @@ SETTINGS: tuple[Setting, ...] = (
         "URL",
         "issuer for metadata; `None`: derived from the request",
     ),
+    Setting(
+        "OAUTH2_METRICS_PATH",
+        "metrics_path",
+        None,
+        _optional_path,
+        "path",
+        "where Prometheus metrics are served (needs the `metrics` extra, "
+        "`prometheus_client`); `None`: no metrics",
+    ),
 )
 
 #: The settings a client can override, in table order.
@@ -316,6 +337,8 @@ class Settings:
     url_prefix: str
     scopes_supported: tuple[str, ...] | None
     issuer: str | None
+    #: Where Prometheus metrics are served, or ``None``: no metrics.
+    metrics_path: str | None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
