@@ -11,10 +11,11 @@ from flask import Flask
 
 from . import grace, management
 from .authorization_request import AuthorizeView
-from .blueprint import blueprint, metadata_blueprint
+from .blueprint import blueprint, metadata_blueprint, metrics_blueprint
 from .cli import oauth2_cli
 from .config import DEFAULTS, Settings
 from .errors import ExtensionError
+from .metrics import Metrics
 from .models import Models, default_models
 from .protocols import AuthenticateUser, GetUserId, LoadUser, default_get_user_id
 from .server import AuthorizationServer
@@ -98,6 +99,13 @@ class RefreshGrant:
             get_user_id=get_user_id,
             authorization_code=authorize is not None,
         )
+        metrics = None
+        if settings.metrics_path is not None:
+            metrics = Metrics(
+                app,
+                grant_types=server.grant_types_supported,
+                path=settings.metrics_path,
+            )
         app.extensions[EXTENSION_KEY] = RefreshGrantState(
             settings=settings,
             models=models,
@@ -105,9 +113,12 @@ class RefreshGrant:
             admin=AdminStore(db, models),
             server=server,
             authorize=authorize,
+            metrics=metrics,
         )
         app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
         app.register_blueprint(metadata_blueprint)
+        if settings.metrics_path is not None:
+            app.register_blueprint(metrics_blueprint, url_prefix=settings.metrics_path)
         app.cli.add_command(oauth2_cli)
 
     @staticmethod

@@ -314,3 +314,23 @@ def listen_to(signal: Signal) -> Iterator[list[dict[str, Any]]]:
         yield calls
     finally:
         signal.disconnect(receiver)
+
+
+def metric_samples(exposition: str) -> dict[str, float]:
+    """The samples of a Prometheus text exposition of ``oauth2_*`` metrics,
+    keyed ``name{label="value",…}`` (labels sorted), without the ``_created``
+    timestamps."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if not sample.name.startswith("oauth2_") or sample.name.endswith(
+                "_created"
+            ):
+                continue
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = (
+                sample.value
+            )
+    return samples
