@@ -13,6 +13,10 @@ login and consent, ``demo_client.py`` for the demo client; they need the
 see the tokens and refresh them.
 ``EXAMPLE_BASE_URL`` is where the browser reaches the app (the demo client's
 redirect URI is under it).
+
+``GET /metrics`` serves Prometheus metrics (the ``metrics`` extra, part of
+``example``); under gunicorn with several workers set
+``PROMETHEUS_MULTIPROC_DIR`` (see the README's *Metrics*).
 """
 
 from __future__ import annotations
@@ -61,6 +65,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(
         SQLALCHEMY_DATABASE_URI=database_url(instance),
         OAUTH2_SCOPES_SUPPORTED=["PRODUCTION", "SANDBOX"],
+        # Prometheus metrics (the `metrics` extra, part of `example`).
+        OAUTH2_METRICS_PATH="/metrics",
         EXAMPLE_BASE_URL="http://127.0.0.1:5000",
         EXAMPLE_QUIET=False,
         # The session holds the login and the demo client's tokens.
