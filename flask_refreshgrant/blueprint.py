@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from .authorization_request import AuthorizationRequest
 from .http_errors import database_unavailable, json_error
+from .metrics import Metrics
 from .state import state
 from .token_request import MAX_TOKEN_REQUEST_BYTES
 
@@ -47,7 +48,8 @@ def token() -> Response:
     return _post_only() or state().server.create_token_response()
 
 
-#: Where :func:`_start_token_request` leaves the time it started at, in ``g``.
+#: Where :func:`_start_token_request` leaves the app's metrics and the time
+#: the request started at, in ``g``.
 _STARTED = "refreshgrant_token_request_started"
 _TOKEN_ENDPOINT = f"{blueprint.name}.{token.__name__}"
 
@@ -59,16 +61,15 @@ def _start_token_request() -> None:
     if request.endpoint == _TOKEN_ENDPOINT:
         metrics = state().metrics
         if metrics is not None:
-            setattr(g, _STARTED, metrics.token_request_started())
+            setattr(g, _STARTED, (metrics, metrics.token_request_started()))
 
 
 @blueprint.after_request
 def _finish_token_request(response: Response) -> Response:
-    started = g.pop(_STARTED, None)
+    started: tuple[Metrics, float] | None = g.pop(_STARTED, None)
     if started is not None:
-        metrics = state().metrics
-        assert metrics is not None
-        metrics.token_request_finished(request, response, started)
+        metrics, at = started
+        metrics.token_request_finished(request, response, at)
     return response
 
 

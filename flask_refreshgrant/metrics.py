@@ -31,7 +31,7 @@ from . import signals
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry
+    from prometheus_client import CollectorRegistry, Counter, Histogram
 
 #: The ``grant_type`` label of a token request without a grant type this app
 #: serves (missing, unknown, or a body that could not be read): the label
@@ -154,6 +154,10 @@ class Metrics:
             self.instruments = Instruments(self.registry)
         else:
             self.instruments = _multiprocess_instruments(self.registry, directory)
+        # The labelled children in use, so that a request looks its up in a
+        # dict (the labels are few: grant types x outcomes).
+        self._requests: dict[tuple[str, str], Counter] = {}
+        self._durations: dict[str, Histogram] = {}
         self._connect(app)
 
     def _connect(self, app: Flask) -> None:
@@ -201,9 +205,16 @@ class Metrics:
         seconds = time.perf_counter() - started
         grant_type = self._grant_type(request)
         outcome = OK if response.status_code == 200 else _error_code(response)
-        instruments = self.instruments
-        instruments.token_requests.labels(grant_type, outcome).inc()
-        instruments.token_request_duration.labels(grant_type).observe(seconds)
+        requests = self._requests.get((grant_type, outcome))
+        if requests is None:
+            requests = self.instruments.token_requests.labels(grant_type, outcome)
+            self._requests[grant_type, outcome] = requests
+        duration = self._durations.get(grant_type)
+        if duration is None:
+            duration = self.instruments.token_request_duration.labels(grant_type)
+            self._durations[grant_type] = duration
+        requests.inc()
+        duration.observe(seconds)
 
     def _grant_type(self, request: Request) -> str:
         """The request's grant type if this app serves it, else UNKNOWN."""
