@@ -154,8 +154,8 @@ class Metrics:
             self.instruments = Instruments(self.registry)
         else:
             self.instruments = _multiprocess_instruments(self.registry, directory)
-        # The labelled children in use, so that a request looks its up in a
-        # dict (the labels are few: grant types x outcomes).
+        # The labelled children in use, so that a request finds them in a
+        # dict (the label values are few: grant types x outcomes).
         self._requests: dict[tuple[str, str], Counter] = {}
         self._durations: dict[str, Histogram] = {}
         self._connect(app)
