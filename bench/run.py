@@ -1,6 +1,6 @@
 """flask-refreshgrant benchmark: every figure of the token endpoint in one run.
 
-``python bench/run.py`` (or ``bench/run``); ``--quick`` for a ~2-minute smoke
+``python bench/run.py`` (or ``bench/run``); ``--quick`` for a ~3-minute smoke
 run; ``--help`` for the knobs. See ``bench/README.md``.
 
 Sections (``--only``/``--skip`` pick them):
@@ -17,7 +17,10 @@ Sections (``--only``/``--skip`` pick them):
                one server, and a race of 20 simultaneous requests with the
                same token spread over both;
 * ``profile``  cProfile of the project's token endpoint in-process, and SQL
-               statements per refresh of every server.
+               statements per refresh of every server;
+* ``metrics``  the project with Prometheus metrics off and on (multiprocess
+               mode) under gunicorn, alternating; and in-process, with the
+               added work timed alone.
 
 Everything listens on 127.0.0.1 only; every server and the PostgreSQL this
 script starts are stopped when it ends, however it ends.
@@ -43,6 +46,7 @@ sys.path.insert(0, str(BENCH_DIR))
 
 import section_matrix  # noqa: E402
 import section_memory  # noqa: E402
+import section_metrics  # noqa: E402
 import section_profile  # noqa: E402
 import section_scaleout  # noqa: E402
 import section_scaling  # noqa: E402
@@ -59,6 +63,7 @@ SECTION_FUNCTIONS: dict[str, Callable[[Bench], None]] = {
     "memory": section_memory.memory,
     "scaleout": section_scaleout.scaleout,
     "profile": section_profile.profile,
+    "metrics": section_metrics.metrics,
 }
 
 
@@ -71,7 +76,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke run, about 2 minutes: 1 run of 2 s, small scaling/memory counts",
+        help="smoke run, about 3 minutes: 1 run of 2 s, small scaling/memory counts",
     )
     parser.add_argument("--runs", type=int, help="runs per figure, median taken (3)")
     parser.add_argument("--duration", type=float, help="seconds measured per run (10)")

@@ -162,6 +162,8 @@ class Server:
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     logs: list[Path] = field(default_factory=list)
+    #: More environment for the server (e.g. metrics settings).
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -176,7 +178,13 @@ class Server:
             k: v
             for k, v in os.environ.items()
             if not k.startswith(("FLASK_", "EXAMPLE_", "GUNICORN_", "BENCH_"))
-            and k not in ("DATABASE_URL", "AUTHLIB_INSECURE_TRANSPORT")
+            and k
+            not in (
+                "DATABASE_URL",
+                "AUTHLIB_INSECURE_TRANSPORT",
+                "PROMETHEUS_MULTIPROC_DIR",
+                "prometheus_multiproc_dir",
+            )
         }
         options = json.dumps(engine_options(self.db_url, self.pg_pre_ping))
         env.update(DATABASE_URL=self.db_url, PYTHONUNBUFFERED="1")
@@ -196,6 +204,7 @@ class Server:
                 BENCH_CLIENT_ID=f"{self.kind}-client",
                 BENCH_CLIENT_SECRET=self.client_secret,
             )
+        env.update(self.extra_env)
         return env
 
     def seed(self, chains: int = 0, background: int = 0) -> dict[str, Any]:

@@ -17,6 +17,10 @@ token family, and revokes it.
 reaches the app, when it is not on this machine: the demo client's redirect
 URI and the issuer are under it. Unset, the pages work on any loopback host
 and port (see ``demo.py``).
+
+``GET /metrics`` serves Prometheus metrics (the ``metrics`` extra, part of
+``example``); under gunicorn with several workers set
+``PROMETHEUS_MULTIPROC_DIR`` (see the README's *Metrics*).
 """
 
 from __future__ import annotations
@@ -65,6 +69,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(
         SQLALCHEMY_DATABASE_URI=database_url(instance),
         OAUTH2_SCOPES_SUPPORTED=["PRODUCTION", "SANDBOX"],
+        # Prometheus metrics (the `metrics` extra, part of `example`).
+        OAUTH2_METRICS_PATH="/metrics",
         EXAMPLE_BASE_URL=os.environ.get("EXAMPLE_BASE_URL") or None,
         EXAMPLE_QUIET=False,
         # The session holds the login and the demo client's tokens.

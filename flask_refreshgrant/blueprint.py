@@ -1,5 +1,6 @@
 """The extension's blueprints: token, revocation and introspection endpoints under
-``OAUTH2_URL_PREFIX``, RFC 8414 metadata at the root; errors stay JSON.
+``OAUTH2_URL_PREFIX``, RFC 8414 metadata at the root, Prometheus metrics at
+``OAUTH2_METRICS_PATH``; errors stay JSON.
 
 Error handlers are scoped to this blueprint, so they never fight the app's own.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
-from flask import Blueprint, Response, current_app, json, request
+from flask import Blueprint, Response, current_app, g, json, request
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -20,12 +21,15 @@ from werkzeug.routing import Rule
 from .authorization_request import AuthorizationRequest
 from .http_errors import database_unavailable, json_error
 from .issuer import issuer_url
+from .metrics import Metrics
 from .state import state
 from .token_request import MAX_TOKEN_REQUEST_BYTES
 
 blueprint = Blueprint("refreshgrant", __name__)
 #: Mounted at the application root, whatever ``OAUTH2_URL_PREFIX`` says.
 metadata_blueprint = Blueprint("refreshgrant_metadata", __name__)
+#: Mounted at ``OAUTH2_METRICS_PATH``, when it is set.
+metrics_blueprint = Blueprint("refreshgrant_metrics", __name__)
 
 
 #: The endpoints that take POST only. Their routes accept POST without
@@ -56,6 +60,31 @@ def _post_only() -> Response | None:
 def token() -> Response:
     """RFC 6749 §3.2 token endpoint."""
     return _post_only() or state().server.create_token_response()
+
+
+#: Where :func:`_start_token_request` leaves the app's metrics and the time
+#: the request started at, in ``g``.
+_STARTED = "refreshgrant_token_request_started"
+_TOKEN_ENDPOINT = f"{blueprint.name}.{token.__name__}"
+
+
+@blueprint.before_request
+def _start_token_request() -> None:
+    """With metrics on, every answer of the token endpoint is counted and
+    timed, those of the error handlers below included."""
+    if request.endpoint == _TOKEN_ENDPOINT:
+        metrics = state().metrics
+        if metrics is not None:
+            setattr(g, _STARTED, (metrics, metrics.token_request_started()))
+
+
+@blueprint.after_request
+def _finish_token_request(response: Response) -> Response:
+    started: tuple[Metrics, float] | None = g.pop(_STARTED, None)
+    if started is not None:
+        metrics, at = started
+        metrics.token_request_finished(request, response, at)
+    return response
 
 
 @blueprint.route("/revoke", methods=["POST"], provide_automatic_options=False)
@@ -115,6 +144,15 @@ def authorization_server_metadata() -> Response:
         body["scopes_supported"] = list(settings.scopes_supported)
     body.update(app_state.server.dpop.metadata())
     return Response(json.dumps(body), headers={"Content-Type": "application/json"})
+
+
+@metrics_blueprint.get("")
+def metrics() -> Response:
+    """SPEC §7.2: the counters and the histogram, for Prometheus to scrape."""
+    app_metrics = state().metrics
+    assert app_metrics is not None  # mounted only then
+    body, content_type = app_metrics.exposition(request.headers.get("Accept"))
+    return Response(body, content_type=content_type)
 
 
 @blueprint.errorhandler(OperationalError)

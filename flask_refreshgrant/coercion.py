@@ -128,6 +128,18 @@ def count(key: str, value: object) -> int:
     raise fail(key, value, "zero or a positive whole number")
 
 
+def optional_path(key: str, value: object) -> str | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in _NONE):
+        return None
+    if (
+        not isinstance(value, str)
+        or not value.startswith("/")
+        or value.strip() != value
+    ):
+        raise fail(key, value, "None or a path starting with '/'")
+    return value.rstrip("/") or "/"
+
+
 def issuer_url(key: str, value: object) -> str | None:
     if value is None:
         return None

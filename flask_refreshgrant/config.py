@@ -25,6 +25,7 @@ from .coercion import (
     Seconds,
     count,
     issuer_url,
+    optional_path,
     path_prefix,
     scope_list,
 )
@@ -228,6 +229,15 @@ SETTINGS: tuple[Setting, ...] = (
         per_client=True,
         option="dpop-bound",
     ),
+    Setting(
+        "OAUTH2_METRICS_PATH",
+        "metrics_path",
+        None,
+        optional_path,
+        "path",
+        "where Prometheus metrics are served (needs the `metrics` extra, "
+        "`prometheus_client`); `None`: no metrics",
+    ),
 )
 
 #: The settings a client can override, in table order.
@@ -278,6 +288,8 @@ class Settings:
     dpop_signing_alg_values: tuple[str, ...]
     dpop_proof_max_age: int
     dpop_require_nonce: bool
+    #: Where Prometheus metrics are served, or ``None``: no metrics.
+    metrics_path: str | None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:

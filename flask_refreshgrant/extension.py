@@ -12,11 +12,12 @@ from flask import Flask
 
 from . import dpop, grace, issuer, management, reasons
 from .authorization_request import AuthorizeView
-from .blueprint import blueprint, metadata_blueprint
+from .blueprint import blueprint, metadata_blueprint, metrics_blueprint
 from .cli import oauth2_cli
 from .config import DEFAULTS, Settings
 from .errors import ExtensionError
 from .lockout import PasswordCheck, PasswordLockout
+from .metrics import Metrics
 from .models import Models, complete_models
 from .protocols import AuthenticateUser, GetUserId, LoadUser, default_get_user_id
 from .records import ClientRecord, GrantHistory, GrantRecord
@@ -119,6 +120,13 @@ class RefreshGrant:
                 secret_key,
             ),
         )
+        metrics = None
+        if settings.metrics_path is not None:
+            metrics = Metrics(
+                app,
+                grant_types=server.grant_types_supported,
+                path=settings.metrics_path,
+            )
         app.extensions[EXTENSION_KEY] = RefreshGrantState(
             settings=settings,
             models=models,
@@ -126,9 +134,12 @@ class RefreshGrant:
             admin=AdminStore(db, models),
             server=server,
             authorize=authorize,
+            metrics=metrics,
         )
         app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
         app.register_blueprint(metadata_blueprint)
+        if settings.metrics_path is not None:
+            app.register_blueprint(metrics_blueprint, url_prefix=settings.metrics_path)
         app.cli.add_command(oauth2_cli)
 
     @staticmethod

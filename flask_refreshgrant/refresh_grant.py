@@ -117,6 +117,18 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
             return None
         return response
 
+    def _replay(
+        self, token: RefreshTokenMixin, response: dict[str, Any]
+    ) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        """Answer a retry of ``token``'s rotation with the response it got."""
+        signals.emit(
+            signals.grace_replay_served,
+            client_id=token.client_id,
+            user_id=token.user_id,
+            family_id=token.family_id,
+        )
+        return 200, response, self.TOKEN_RESPONSE_HEADER
+
     def _revoke_reused_family(self, token: RefreshTokenMixin) -> None:
         """RFC 9700 §4.14.2: a rotated-out token came back, so either the
         client or an attacker holds a stolen copy; end the whole grant.
@@ -142,9 +154,9 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
     def create_token_response(
         self,
     ) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        if self.request.replay_response is not None:
-            return 200, self.request.replay_response, self.TOKEN_RESPONSE_HEADER
         old: RefreshTokenMixin = self.request.refresh_token
+        if self.request.replay_response is not None:
+            return self._replay(old, self.request.replay_response)
         user = self.authenticate_user(old)
         if user is None:
             raise InvalidGrantError("The user of this refresh token no longer exists.")
@@ -187,7 +199,7 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
                 self.server.store.reload(old)
                 again = self._grace_replay(old)
                 if again is not None:
-                    return 200, again, self.TOKEN_RESPONSE_HEADER
+                    return self._replay(old, again)
                 if policy.refresh_token_reuse_detection and not old.is_revoked():
                     self._revoke_reused_family(old)
                 raise invalid_refresh_token()

@@ -32,6 +32,11 @@ refresh_token_reuse_detected = _signals.signal(
 #: ``family_id`` (``None`` for a lone access token), ``reason``.
 token_revoked = _signals.signal("refreshgrant.token-revoked")
 
+#: Within its grace period, a just-rotated refresh token was presented again
+#: and got the identical response its first use got (nothing was issued).
+#: Kwargs: ``client_id``, ``user_id``, ``family_id``.
+grace_replay_served = _signals.signal("refreshgrant.grace-replay-served")
+
 #: A username was locked after too many failed password checks (password
 #: grant or ``check_password``). Kwargs: ``username``, ``lock_seconds``,
 #: ``locked_until`` (seconds since the epoch).

@@ -9,6 +9,7 @@ from flask import Flask, current_app
 from .authorization_request import AuthorizeView
 from .config import Settings
 from .errors import ExtensionError
+from .metrics import Metrics
 from .models import Models
 from .server import AuthorizationServer
 from .store.admin import AdminStore
@@ -31,6 +32,8 @@ class RefreshGrantState:
     server: AuthorizationServer
     #: The app's login-and-consent view, or ``None``: no authorization endpoint.
     authorize: AuthorizeView | None = None
+    #: Prometheus metrics, or ``None``: ``OAUTH2_METRICS_PATH`` is not set.
+    metrics: Metrics | None = None
 
 
 def state(app: Flask | None = None) -> RefreshGrantState:

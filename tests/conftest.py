@@ -514,3 +514,23 @@ def redirect_query(response: TestResponse) -> dict[str, str]:
     assert response.status_code == 302, response.get_data(as_text=True)
     location = urlsplit(response.headers["Location"])
     return {k: v[0] for k, v in parse_qs(location.query).items()}
+
+
+def metric_samples(exposition: str) -> dict[str, float]:
+    """The samples of a Prometheus text exposition of ``oauth2_*`` metrics,
+    keyed ``name{label="value",…}`` (labels sorted), without the ``_created``
+    timestamps."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if not sample.name.startswith("oauth2_") or sample.name.endswith(
+                "_created"
+            ):
+                continue
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = (
+                sample.value
+            )
+    return samples

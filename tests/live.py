@@ -166,7 +166,13 @@ def _environment(
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("FLASK_", "EXAMPLE_", "GUNICORN_"))
-        and key not in ("DATABASE_URL", "GUNICORN_CMD_ARGS")
+        and key
+        not in (
+            "DATABASE_URL",
+            "GUNICORN_CMD_ARGS",
+            "PROMETHEUS_MULTIPROC_DIR",
+            "prometheus_multiproc_dir",
+        )
     }
     env.update(
         DATABASE_URL=database_url,

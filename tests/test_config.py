@@ -43,6 +43,7 @@ def test_defaults() -> None:
     assert settings.dpop_signing_alg_values == ("ES256", "EdDSA", "RS256", "PS256")
     assert settings.dpop_proof_max_age == 60
     assert settings.dpop_require_nonce is False
+    assert settings.metrics_path is None
 
 
 def test_init_app_sets_every_default_in_app_config() -> None:
@@ -93,6 +94,9 @@ def test_scopes_and_prefix_and_issuer() -> None:
     assert settings.scopes_supported == ("PRODUCTION", "SANDBOX")
     assert settings.url_prefix == "/auth"
     assert settings.issuer == "https://id.example.com"
+    for path, expected in [("/metrics", "/metrics"), ("/m/", "/m"), ("none", None)]:
+        metrics = Settings.from_config({"OAUTH2_METRICS_PATH": path}).metrics_path
+        assert metrics == expected, path
     assert Settings.from_config(
         {"OAUTH2_SCOPES_SUPPORTED": ["A", "B"]}
     ).scopes_supported == (
@@ -126,6 +130,9 @@ def test_scopes_and_prefix_and_issuer() -> None:
         ("OAUTH2_URL_PREFIX", "oauth2"),
         ("OAUTH2_URL_PREFIX", None),
         ("OAUTH2_ISSUER", "id.example.com"),
+        ("OAUTH2_METRICS_PATH", "metrics"),
+        ("OAUTH2_METRICS_PATH", "/metrics "),
+        ("OAUTH2_METRICS_PATH", True),
     ],
 )
 def test_bad_values_raise_an_error_naming_key_and_value(key: str, value: Any) -> None:
