@@ -4,7 +4,6 @@ that name the key and the value."""
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -227,15 +226,6 @@ def test_create_client_has_an_option_per_per_client_setting() -> None:
         assert f"--{setting.cli_option}" in options, setting.name
         if isinstance(setting.coerce, Flag):
             assert f"--no-{setting.cli_option}" in options, setting.name
-
-
-def test_readme_table_lists_every_setting_with_its_default() -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    for setting in SETTINGS:
-        default = setting.default
-        shown = f'"{default}"' if isinstance(default, str) else repr(default)
-        row = f"| `{setting.key}` | `{shown}` | {setting.unit} | {setting.doc} |"
-        assert row in readme, setting.key
 
 
 def test_keys_and_names_are_unique() -> None:
