@@ -5,7 +5,11 @@
 * :mod:`.tokens` — :class:`~.tokens.TokenStore`: what the grants and
   endpoints read and write per request (lookups by digest, issuing, atomic
   rotation, family revocation);
-* :mod:`.admin` — :class:`~.admin.AdminStore`: client registration,
-  revocation by client or user, purge;
-* :mod:`.base` — the session, transactions and row counts both use.
+* :mod:`.rows` — the column values of new token rows;
+* :mod:`.lockout` — the password lock's counts (RFC 6749 §4.3.2);
+* :mod:`.dpop` — the DPoP proof replay store (RFC 9449 §11.1);
+* :mod:`.admin`, :mod:`.clients`, :mod:`.grants` — operators' reads and
+  writes: registration, client changes, revocation by client or user, grant
+  listing, purge;
+* :mod:`.base` — the session, transactions and row counts they all use.
 """
