@@ -19,6 +19,10 @@ Sections (``--only``/``--skip`` pick them):
 * ``profile``  cProfile of the project's token endpoint in-process, and SQL
                statements per refresh of every server.
 
+Load comes from wrk (``wrkgen.py`` + ``wrk_chain.lua``), or from the
+Python ``loadgen.py`` when wrk is missing; every run reports the generator's
+share of the machine's CPU and flags it above 15 %.
+
 Everything listens on 127.0.0.1 only; every server and the PostgreSQL this
 script starts are stopped when it ends, however it ends.
 """
@@ -46,11 +50,12 @@ import section_memory  # noqa: E402
 import section_profile  # noqa: E402
 import section_scaleout  # noqa: E402
 import section_scaling  # noqa: E402
+import wrkgen  # noqa: E402
 from common import engine_options  # noqa: E402
 from harness import Bench  # noqa: E402
 from report import log  # noqa: E402
 from servers import RUNNING, Postgres  # noqa: E402
-from settings import KINDS, SECTIONS, Settings  # noqa: E402
+from settings import GENERATOR_CPU_FLAG_PCT, KINDS, SECTIONS, Settings  # noqa: E402
 
 #: What runs each section (in the order of ``SECTIONS``).
 SECTION_FUNCTIONS: dict[str, Callable[[Bench], None]] = {
@@ -110,6 +115,12 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         action="store_true",
         help="PostgreSQL pools without pool_pre_ping (the example app's default is on)",
     )
+    parser.add_argument(
+        "--loadgen",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="load generator: wrk (auto: when installed) or the Python loadgen.py",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args(argv)
@@ -133,6 +144,9 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         if name not in ("sqlite", "postgresql"):
             parser.error(f"unknown database {name!r}")
     memory = ints(pick(args.memory_counts, "1000,100000", "200,3000"))
+    wrk = wrkgen.find_wrk() if args.loadgen != "python" else None
+    if args.loadgen == "wrk" and wrk is None:
+        parser.error("--loadgen wrk: wrk is not installed (apt-get install wrk)")
     scale_kinds = pick(args.scale_servers, "project,floor,recipe", "project").split(",")
     for kind in scale_kinds:
         if kind not in KINDS:
@@ -156,6 +170,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         quick=quick,
         keep=args.keep,
         json_path=args.json,
+        wrk=wrk,
     )
 
 
@@ -170,6 +185,20 @@ def run(bench: Bench) -> None:
         f"flask-refreshgrant benchmark{' (--quick smoke run)' if s.quick else ''}: "
         f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
         f"databases {', '.join(s.databases)}; sections {', '.join(s.sections)}"
+    )
+    if s.wrk:
+        generator = (
+            f"wrk ({s.wrk}, one thread per connection, bench/wrk_chain.lua); "
+            "races: the Python loadgen.py"
+        )
+    else:
+        generator = (
+            "the Python loadgen.py (FALLBACK: wrk not found or --loadgen python; "
+            "its CPU competes with the servers and pulls ratios towards 1)"
+        )
+    bench.emit(
+        f"Load generator: {generator}; runs where it takes more than "
+        f"{GENERATOR_CPU_FLAG_PCT:g} % of the machine's CPU are flagged."
     )
     bench.emit(
         "SQLite: file DB, WAL + busy_timeout 30 s for every server; PostgreSQL: "
@@ -192,6 +221,13 @@ def run(bench: Bench) -> None:
                 time.perf_counter() - section_started, 1
             )
     total = time.perf_counter() - started
+    if bench.flagged:
+        bench.emit(
+            f"\n== Flagged: load generator above {GENERATOR_CPU_FLAG_PCT:g} % of "
+            "the CPU (its figures are suspect) =="
+        )
+        for flag in bench.flagged:
+            bench.emit(f"* {flag}")
     if bench.problems:
         bench.emit("\n== Problems ==")
         for problem in bench.problems:

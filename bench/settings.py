@@ -14,6 +14,9 @@ TARGET_VS_FLOOR = 0.75
 TARGET_VS_RECIPE = 1.3
 TARGET_SCALING = 1.2
 TARGET_MEMORY = 1.1
+#: A run whose load generator takes more of the machine's CPU is flagged:
+#: the generator competes with the servers for the cores.
+GENERATOR_CPU_FLAG_PCT = 15.0
 
 
 @dataclass
@@ -36,3 +39,5 @@ class Settings:
     quick: bool
     keep: bool
     json_path: Path | None
+    #: wrk's path, or None: the Python load generator (``loadgen.py``).
+    wrk: str | None = None
