@@ -9,6 +9,9 @@ Sections (``--only``/``--skip`` pick them):
                recipe and the project, rotation on and off, on SQLite and
                PostgreSQL, under gunicorn (2 sync workers, 127.0.0.1), with the
                ratios project/floor and project/authlib-recipe;
+* ``resource`` ``@require_oauth`` calls per second (GET of a protected route
+               with a bearer token) against a floor that does one indexed
+               SELECT by digest, on SQLite and PostgreSQL;
 * ``scaling``  the same refresh with 10 thousand and 1 million token rows
                already stored (written in bulk, not over HTTP);
 * ``memory``   a worker's RSS after 100 thousand refreshes against after 1
@@ -48,6 +51,7 @@ sys.path.insert(0, str(BENCH_DIR))
 import section_matrix  # noqa: E402
 import section_memory  # noqa: E402
 import section_profile  # noqa: E402
+import section_resource  # noqa: E402
 import section_scaleout  # noqa: E402
 import section_scaling  # noqa: E402
 import wrkgen  # noqa: E402
@@ -60,6 +64,7 @@ from settings import GENERATOR_CPU_FLAG_PCT, KINDS, SECTIONS, Settings  # noqa: 
 #: What runs each section (in the order of ``SECTIONS``).
 SECTION_FUNCTIONS: dict[str, Callable[[Bench], None]] = {
     "matrix": section_matrix.matrix,
+    "resource": section_resource.resource,
     "scaling": section_scaling.scaling,
     "memory": section_memory.memory,
     "scaleout": section_scaleout.scaleout,

@@ -7,13 +7,14 @@ from pathlib import Path
 
 KINDS = ("floor", "recipe", "project")
 LABELS = {"floor": "floor", "recipe": "authlib-recipe", "project": "project"}
-SECTIONS = ("matrix", "scaling", "memory", "scaleout", "profile")
+SECTIONS = ("matrix", "resource", "scaling", "memory", "scaleout", "profile")
 
 # Targets from the issue (ratios within one run).
 TARGET_VS_FLOOR = 0.75
 TARGET_VS_RECIPE = 1.3
 TARGET_SCALING = 1.2
 TARGET_MEMORY = 1.1
+TARGET_RESOURCE_VS_FLOOR = 0.8
 #: A run whose load generator takes more of the machine's CPU is flagged:
 #: the generator competes with the servers for the cores.
 GENERATOR_CPU_FLAG_PCT = 15.0
