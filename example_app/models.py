@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Integer, String
+from sqlalchemy import Integer, String, bindparam, select
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -27,6 +27,10 @@ class User(db.Model):  # type: ignore[name-defined,misc]
         return check_password_hash(self.password_hash, password)
 
 
+#: Built once: ``Session.get`` builds (and keys) a new SELECT on every miss.
+_USER_BY_ID = select(User).where(User.id == bindparam("id"))
+
+
 def authenticate_user(username: str, password: str) -> User | None:
     user = db.session.query(User).filter_by(username=username).first()
     if user is not None and user.check_password(password):
@@ -37,4 +41,4 @@ def authenticate_user(username: str, password: str) -> User | None:
 def load_user(user_id: str) -> User | None:
     if not user_id.isdigit():
         return None
-    return db.session.get(User, int(user_id))
+    return db.session.scalars(_USER_BY_ID, {"id": int(user_id)}).first()
