@@ -20,7 +20,10 @@ Sections (``--only``/``--skip`` pick them):
                one server, and a race of 20 simultaneous requests with the
                same token spread over both;
 * ``profile``  cProfile of the project's token endpoint in-process, and SQL
-               statements per refresh of every server.
+               statements per refresh of every server;
+* ``instructions`` (only with ``--only``) instructions per call of every
+               server, counted by callgrind: work, immune to the machine's
+               other load.
 
 Load comes from wrk (``wrkgen.py`` + ``wrk_chain.lua``), or from the
 Python ``loadgen.py`` when wrk is missing; every run reports the generator's
@@ -48,6 +51,7 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
+import section_instructions  # noqa: E402
 import section_matrix  # noqa: E402
 import section_memory  # noqa: E402
 import section_profile  # noqa: E402
@@ -59,7 +63,13 @@ from common import engine_options  # noqa: E402
 from harness import Bench  # noqa: E402
 from report import log  # noqa: E402
 from servers import RUNNING, Postgres  # noqa: E402
-from settings import GENERATOR_CPU_FLAG_PCT, KINDS, SECTIONS, Settings  # noqa: E402
+from settings import (  # noqa: E402
+    GENERATOR_CPU_FLAG_PCT,
+    KINDS,
+    OPT_IN_SECTIONS,
+    SECTIONS,
+    Settings,
+)
 
 #: What runs each section (in the order of ``SECTIONS``).
 SECTION_FUNCTIONS: dict[str, Callable[[Bench], None]] = {
@@ -69,6 +79,7 @@ SECTION_FUNCTIONS: dict[str, Callable[[Bench], None]] = {
     "memory": section_memory.memory,
     "scaleout": section_scaleout.scaleout,
     "profile": section_profile.profile,
+    "instructions": section_instructions.instructions,
 }
 
 
@@ -114,6 +125,11 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     parser.add_argument(
         "--profile-requests", type=int, help="in-process refreshes profiled (2000)"
     )
+    parser.add_argument(
+        "--instruction-counts",
+        default="50,250",
+        help="calls of the two callgrind runs per line (instructions section)",
+    )
     parser.add_argument("--pg-port", type=int, default=54471)
     parser.add_argument(
         "--no-pg-pre-ping",
@@ -139,7 +155,11 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         return [int(float(x)) for x in text.split(",") if x.strip()]
 
     duration = float(pick(args.duration, 10.0, 2.0))
-    sections = list(SECTIONS) if not args.only else args.only.split(",")
+    sections = (
+        [x for x in SECTIONS if x not in OPT_IN_SECTIONS]
+        if not args.only
+        else args.only.split(",")
+    )
     skip = {s for s in args.skip.split(",") if s}
     for name in [*sections, *skip]:
         if name not in SECTIONS:
@@ -176,6 +196,10 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         keep=args.keep,
         json_path=args.json,
         wrk=wrk,
+        instruction_counts=(
+            ints(args.instruction_counts)[0],
+            ints(args.instruction_counts)[-1],
+        ),
     )
 
 

@@ -7,7 +7,17 @@ from pathlib import Path
 
 KINDS = ("floor", "recipe", "project")
 LABELS = {"floor": "floor", "recipe": "authlib-recipe", "project": "project"}
-SECTIONS = ("matrix", "resource", "scaling", "memory", "scaleout", "profile")
+SECTIONS = (
+    "matrix",
+    "resource",
+    "scaling",
+    "memory",
+    "scaleout",
+    "profile",
+    "instructions",
+)
+#: Sections that run only when named with --only (slow, need extra tools).
+OPT_IN_SECTIONS = ("instructions",)
 
 # Targets from the issue (ratios within one run).
 TARGET_VS_FLOOR = 0.75
@@ -42,3 +52,5 @@ class Settings:
     json_path: Path | None
     #: wrk's path, or None: the Python load generator (``loadgen.py``).
     wrk: str | None = None
+    #: Calls of the two callgrind runs of the instructions section.
+    instruction_counts: tuple[int, int] = (50, 250)
