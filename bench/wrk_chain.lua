@@ -22,8 +22,9 @@
 -- refresh: each connection POSTs grant_type=refresh_token with its current
 -- token and takes the refresh_token a 200 returns (rotation), or keeps its
 -- own when none comes back. A 400/401 breaks the chain: it is counted as an
--- error and the connection moves on to a spare grant, or stops without one
--- (bench/loadgen.py does the same).
+-- error and the connection moves on to a spare grant (bench/loadgen.py does
+-- the same). Without one the connection is done; as wrk cannot close it, it
+-- goes on sending the dead token, uncounted, until the others are done.
 -- resource: each connection GETs the path with "Authorization: Bearer TOKEN".
 --
 -- Stopping: a connection whose window (or count) is over appends its index
