@@ -23,6 +23,10 @@ Two deviations, both neutral for speed: ``User.query.get`` (a
 ``credential.revoked = True`` (not a column of ``OAuth2TokenMixin``, so it
 would never be stored) sets the mixin's ``refresh_token_revoked_at``.
 
+The protected route (``GET /api/resource``) is the documented resource
+server: ``flask_oauth2.ResourceProtector`` with the validator of
+``sqla_oauth2.create_bearer_token_validator``.
+
 Rotation off (``BENCH_ROTATE=false``): ``INCLUDE_NEW_REFRESH_TOKEN = False``
 and ``revoke_old_credential`` does nothing — Authlib calls it after every
 refresh, and revoking the presented token would end the grant.
@@ -33,22 +37,28 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2 import (
+    AuthorizationServer,
+    ResourceProtector,
+    current_token,
+)
 from authlib.integrations.sqla_oauth2 import (
     OAuth2ClientMixin,
     OAuth2TokenMixin,
+    create_bearer_token_validator,
     create_query_client_func,
     create_save_token_func,
 )
 from authlib.oauth2.rfc6749 import grants
 from common import (
     REFRESH_TOKEN_LIFETIME,
+    RESOURCE_PATH,
     database_url_from_env,
     env_engine_options,
     env_flag,
     use_sqlite_pragmas,
 )
-from flask import Flask
+from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Column, ForeignKey, Integer, String
@@ -134,6 +144,19 @@ def create_app() -> Flask:
     def issue_token() -> ResponseReturnValue:
         response: Any = server.create_token_response()
         return response  # type: ignore[no-any-return]
+
+    require_oauth = ResourceProtector()
+    require_oauth.register_token_validator(
+        create_bearer_token_validator(db.session, OAuth2Token)()
+    )
+
+    @app.get(RESOURCE_PATH)
+    @require_oauth()
+    def resource() -> ResponseReturnValue:
+        token: Any = current_token
+        return jsonify(
+            client_id=token.client_id, user_id=token.user_id, scope=token.scope
+        )
 
     with app.app_context():
         use_sqlite_pragmas(db.engine)

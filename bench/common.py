@@ -25,6 +25,9 @@ ACCESS_TOKEN_LIFETIME = 3600
 SCOPE = "PRODUCTION SANDBOX"
 #: Where every server's token endpoint is.
 TOKEN_PATH = "/oauth2/token"
+#: The protected route of the resource section (GET with a bearer token):
+#: the token's client, user and scope as JSON.
+RESOURCE_PATH = "/api/resource"
 
 
 def is_sqlite(url: str) -> bool:

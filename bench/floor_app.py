@@ -13,6 +13,10 @@ refresh token's and the new access token's digests), commit, JSON. Without
 rotation: ``SELECT`` + one ``INSERT`` (the access token), commit, JSON with
 the presented refresh token. No policy, no signals, no Authlib, no ORM
 objects: SQLAlchemy Core statements on Flask-SQLAlchemy's session.
+
+The resource floor, ``GET /api/resource`` with ``Authorization: Bearer``:
+one indexed ``SELECT`` by the access token's digest, an expiry check, JSON
+with the token's client, user and scope (``401`` otherwise).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any
 from common import (
     ACCESS_TOKEN_LIFETIME,
     REFRESH_TOKEN_LIFETIME,
+    RESOURCE_PATH,
     database_url_from_env,
     env_engine_options,
     env_flag,
@@ -155,6 +160,25 @@ def create_app() -> Flask:
         response = jsonify(body)
         response.headers.update(_NO_STORE)
         return response
+
+    @app.get(RESOURCE_PATH)
+    def resource() -> Response:
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        row = None
+        if scheme.lower() == "bearer" and presented:
+            row = db.session.execute(
+                select(
+                    table.c.client_id,
+                    table.c.user_id,
+                    table.c.scope,
+                    table.c.issued_at,
+                ).where(table.c.access_digest == digest(presented))
+            ).first()
+        if row is None or row.issued_at + ACCESS_TOKEN_LIFETIME <= int(time.time()):
+            response = _error(401, "invalid_token")
+            response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+            return response
+        return jsonify(client_id=row.client_id, user_id=row.user_id, scope=row.scope)
 
     with app.app_context():
         use_sqlite_pragmas(db.engine)

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import wrkgen
 from common import TOKEN_PATH
 from measure import cpu_seconds, machine_jiffies
 from servers import BENCH_DIR, Postgres, Server, run_python
-from settings import Settings
+from settings import GENERATOR_CPU_FLAG_PCT, Settings
 
 
 class Bench:
@@ -29,6 +30,8 @@ class Bench:
         self.results: dict[str, Any] = {}
         self.report: list[str] = []
         self.problems: list[str] = []
+        #: Runs whose load generator took more than the flag's share of CPU.
+        self.flagged: list[str] = []
 
     # -- set-up --------------------------------------------------------------
 
@@ -82,30 +85,42 @@ class Bench:
         duration: float | None = None,
         requests: int = 0,
         connections: int | None = None,
+        kind: str = "refresh",
+        path: str = TOKEN_PATH,
     ) -> dict[str, Any]:
-        """Drive ``targets`` (connections spread round-robin) once."""
+        """Drive ``targets`` (connections spread round-robin) once.
+
+        ``kind`` ``refresh``: POST refresh grants, each connection chaining
+        its refresh tokens; ``resource``: GET ``path`` with each connection's
+        bearer access token. With wrk unless ``--loadgen python`` (or no wrk).
+        """
         s = self.settings
         n = connections or s.connections
         first = targets[0]
-        first.add_chains(n)
         assignment = [i * len(targets) // n for i in range(n)]
+        if kind == "refresh":
+            first.add_chains(n)
+            tokens = [first.chains.lists[i] for i in range(n)]
+            authorization: str | None = first.authorization
+        else:
+            first.add_access_tokens(n)
+            tokens = [[first.access_tokens[i]] for i in range(n)]
+            authorization = None
         spec = {
             "mode": mode,
+            "kind": kind,
             "targets": [{"host": "127.0.0.1", "port": t.port} for t in targets],
-            "path": TOKEN_PATH,
-            "authorization": first.authorization,
+            "path": path,
+            "authorization": authorization,
             "scope": None,
             "connections": [
-                {"target": assignment[i], "tokens": first.chains.lists[i]}
-                for i in range(n)
+                {"target": assignment[i], "tokens": tokens[i]} for i in range(n)
             ],
             "warmup": s.warmup if mode == "duration" else 0.0,
             "duration": duration if duration is not None else s.duration,
             "requests": max(1, requests // n) if mode == "count" else 0,
         }
         self.counter += 1
-        path = first.home / f"spec-{self.counter}.json"
-        path.write_text(json.dumps(spec))
         workers = [pid for t in targets for pid in t.workers()]
         backends = self.postgres.backends() if self.postgres else []
         cpu_before = sum(cpu_seconds(pid) for pid in workers)
@@ -116,12 +131,20 @@ class Bench:
             if mode == "duration"
             else 120 + requests * 0.02
         )
-        result = run_python(
-            [str(BENCH_DIR / "loadgen.py"), str(path)],
-            dict(os.environ),
-            timeout=budget,
-            what=f"load on {first.label}",
-        )
+        if s.wrk:
+            result = wrkgen.run(spec, first.home / "wrk", s.wrk, budget)
+            generator_cpu = result["client_cpu_s"]
+        else:
+            path_ = first.home / f"spec-{self.counter}.json"
+            path_.write_text(json.dumps(spec))
+            result = run_python(
+                [str(BENCH_DIR / "loadgen.py"), str(path_)],
+                dict(os.environ),
+                timeout=budget,
+                what=f"load on {first.label}",
+            )
+            result["generator"] = "python"
+            generator_cpu = result["client_cpu_ms"] * result["sent"] / 1000
         busy_after, total_after = machine_jiffies()
         cpu = sum(cpu_seconds(pid) for pid in workers) - cpu_before
         db_cpu = sum(cpu_seconds(pid) for pid in backends) - db_before
@@ -131,20 +154,36 @@ class Bench:
         result["db_cpu_ms"] = (
             db_cpu / sent * 1000 if first.db_kind != "sqlite" else math.nan
         )
-        # What the rest of the machine used meanwhile (other processes: noise),
-        # in % of all CPUs: busy time minus workers, PostgreSQL and client.
+        # Shares of the machine (all CPUs) during the run: the load
+        # generator's, and the rest of the machine's (other processes: noise)
+        # — busy time minus workers, PostgreSQL and the generator.
         tick = os.sysconf("SC_CLK_TCK")
-        ours = cpu + db_cpu + result["client_cpu_ms"] * sent / 1000
         busy = (busy_after - busy_before) / tick
         capacity = (total_after - total_before) / tick
+        ours = cpu + db_cpu + generator_cpu
+        result["gen_cpu_pct"] = generator_cpu / capacity * 100 if capacity else math.nan
         result["other_cpu_pct"] = (
             max(0.0, busy - ours) / capacity * 100 if capacity else math.nan
         )
-        first.chains.lists = [c["tokens"] for c in result.pop("chains")]
+        if result["gen_cpu_pct"] > GENERATOR_CPU_FLAG_PCT:
+            self.flagged.append(
+                f"{first.label} ({first.db_kind}, {kind}): the load generator "
+                f"took {result['gen_cpu_pct']:.0f} % of the CPU "
+                f"(> {GENERATOR_CPU_FLAG_PCT:g} %)"
+            )
+        if kind == "refresh":
+            first.chains.lists = [c["tokens"] for c in result.pop("chains")]
+        else:
+            result.pop("chains", None)
         if result["errors"]:
+            what = (
+                f"rotation {'on' if first.rotate else 'off'}"
+                if kind == "refresh"
+                else f"GET {path}"
+            )
             self.problems.append(
-                f"{first.label} rotation {'on' if first.rotate else 'off'} "
-                f"({first.db_kind}): {result['errors']} errors {result['error_kinds']}"
+                f"{first.label} {what} ({first.db_kind}): {result['errors']} "
+                f"errors {result['error_kinds']}"
             )
         return result
 

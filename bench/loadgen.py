@@ -3,6 +3,7 @@
 ``python bench/loadgen.py SPEC.json`` prints one JSON result. The spec::
 
     {"mode": "duration" | "count" | "race",
+     "kind": "refresh" | "resource",          # default "refresh"
      "targets": [{"host": "127.0.0.1", "port": 8000}, ...],
      "path": "/oauth2/token", "authorization": "Basic ...",
      "scope": null,
@@ -16,7 +17,11 @@ asked for; gunicorn's sync workers close after every response and
 ``http.client`` reconnects). It presents its current refresh token and takes
 the one each ``200`` returns (rotation), or keeps its own when the response
 carries none. A refused refresh breaks the chain: the connection moves to a
-spare token, or stops.
+spare token, or stops. Kind ``resource``: each connection GETs ``path`` with
+its token as ``Authorization: Bearer``, no chain.
+
+The bench uses this generator only when wrk is missing (or ``--loadgen
+python``): see ``wrkgen.py``. Race mode is always this one.
 
 Duration mode counts what completes inside ``[warmup, warmup + duration]``
 of each process's clock; count mode sends ``requests`` per connection. Race
@@ -82,7 +87,12 @@ def _connection_worker(
     target = spec["targets"][conn_spec["target"]]
     tokens: list[str] = list(conn_spec["tokens"])
     token = tokens.pop(0)
-    headers = _headers(spec["authorization"])
+    resource = spec.get("kind") == "resource"
+    headers = (
+        {"Authorization": f"Bearer {token}", "Connection": "keep-alive"}
+        if resource
+        else _headers(spec["authorization"])
+    )
     path = spec["path"]
     scope = spec.get("scope")
     mode = spec["mode"]
@@ -107,7 +117,10 @@ def _connection_worker(
         sent += 1
         t0 = time.perf_counter()
         try:
-            conn.request("POST", path, _body(token, scope), headers)
+            if resource:
+                conn.request("GET", path, headers=headers)
+            else:
+                conn.request("POST", path, _body(token, scope), headers)
             response = conn.getresponse()
             payload = response.read()
             status = response.status
@@ -119,14 +132,15 @@ def _connection_worker(
         t1 = time.perf_counter()
         counted = mode != "duration" or window_start <= t1 <= window_end
         if status == 200:
-            token = json.loads(payload).get("refresh_token") or token
+            if not resource:
+                token = json.loads(payload).get("refresh_token") or token
             if counted:
                 ok += 1
                 latencies.append(t1 - t0)
             continue
         if counted:
             errors[_error_key(status, payload)] += 1
-        if status in (400, 401):  # the chain is broken: take a spare
+        if status in (400, 401) and not resource:  # the chain is broken: a spare
             if not tokens:
                 broken = True
                 break

@@ -61,6 +61,16 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+def per_run(
+    values: Sequence[float], flag_above: float | None = None, digits: int = 0
+) -> str:
+    """Per-run figures, rounded, space-separated; ``!`` marks a flagged one."""
+    return " ".join(
+        f"{v:.{digits}f}" + ("!" if flag_above is not None and v > flag_above else "")
+        for v in values
+    )
+
+
 def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The medians (and per-run figures) of a server's load runs."""
     return {
@@ -73,6 +83,9 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "other_cpu_pct": median([r["other_cpu_pct"] for r in runs]),
         "runs_other_cpu_pct": [round(r["other_cpu_pct"], 1) for r in runs],
         "client_cpu_ms": median([r["client_cpu_ms"] for r in runs]),
+        "gen_cpu_pct": median([r["gen_cpu_pct"] for r in runs]),
+        "runs_gen_cpu_pct": [round(r["gen_cpu_pct"], 1) for r in runs],
+        "generator": runs[0].get("generator", "python") if runs else "",
         "runs_rps": [round(r["rps"], 1) for r in runs],
         "runs_p50_ms": [round(r["p50_ms"], 3) for r in runs],
     }

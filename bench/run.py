@@ -9,6 +9,9 @@ Sections (``--only``/``--skip`` pick them):
                recipe and the project, rotation on and off, on SQLite and
                PostgreSQL, under gunicorn (2 sync workers, 127.0.0.1), with the
                ratios project/floor and project/authlib-recipe;
+* ``resource`` ``@require_oauth`` calls per second (GET of a protected route
+               with a bearer token) against a floor that does one indexed
+               SELECT by digest, on SQLite and PostgreSQL;
 * ``scaling``  the same refresh with 10 thousand and 1 million token rows
                already stored (written in bulk, not over HTTP);
 * ``memory``   a worker's RSS after 100 thousand refreshes against after 1
@@ -21,6 +24,13 @@ Sections (``--only``/``--skip`` pick them):
 * ``metrics``  the project with Prometheus metrics off and on (multiprocess
                mode) under gunicorn, alternating; and in-process, with the
                added work timed alone.
+* ``instructions`` (only with ``--only``) instructions per call of every
+               server, counted by callgrind: work, immune to the machine's
+               other load.
+
+Load comes from wrk (``wrkgen.py`` + ``wrk_chain.lua``), or from the
+Python ``loadgen.py`` when wrk is missing; every run reports the generator's
+share of the machine's CPU and flags it above 15 %.
 
 Everything listens on 127.0.0.1 only; every server and the PostgreSQL this
 script starts are stopped when it ends, however it ends.
@@ -44,26 +54,37 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
+import section_instructions  # noqa: E402
 import section_matrix  # noqa: E402
 import section_memory  # noqa: E402
 import section_metrics  # noqa: E402
 import section_profile  # noqa: E402
+import section_resource  # noqa: E402
 import section_scaleout  # noqa: E402
 import section_scaling  # noqa: E402
+import wrkgen  # noqa: E402
 from common import engine_options  # noqa: E402
 from harness import Bench  # noqa: E402
 from report import log  # noqa: E402
 from servers import RUNNING, Postgres  # noqa: E402
-from settings import KINDS, SECTIONS, Settings  # noqa: E402
+from settings import (  # noqa: E402
+    GENERATOR_CPU_FLAG_PCT,
+    KINDS,
+    OPT_IN_SECTIONS,
+    SECTIONS,
+    Settings,
+)
 
 #: What runs each section (in the order of ``SECTIONS``).
 SECTION_FUNCTIONS: dict[str, Callable[[Bench], None]] = {
     "matrix": section_matrix.matrix,
+    "resource": section_resource.resource,
     "scaling": section_scaling.scaling,
     "memory": section_memory.memory,
     "scaleout": section_scaleout.scaleout,
     "profile": section_profile.profile,
     "metrics": section_metrics.metrics,
+    "instructions": section_instructions.instructions,
 }
 
 
@@ -109,11 +130,22 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     parser.add_argument(
         "--profile-requests", type=int, help="in-process refreshes profiled (2000)"
     )
+    parser.add_argument(
+        "--instruction-counts",
+        default="50,250",
+        help="calls of the two callgrind runs per line (instructions section)",
+    )
     parser.add_argument("--pg-port", type=int, default=54471)
     parser.add_argument(
         "--no-pg-pre-ping",
         action="store_true",
         help="PostgreSQL pools without pool_pre_ping (the example app's default is on)",
+    )
+    parser.add_argument(
+        "--loadgen",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="load generator: wrk (auto: when installed) or the Python loadgen.py",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--json", type=Path, help="also write every figure here")
@@ -128,7 +160,11 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         return [int(float(x)) for x in text.split(",") if x.strip()]
 
     duration = float(pick(args.duration, 10.0, 2.0))
-    sections = list(SECTIONS) if not args.only else args.only.split(",")
+    sections = (
+        [x for x in SECTIONS if x not in OPT_IN_SECTIONS]
+        if not args.only
+        else args.only.split(",")
+    )
     skip = {s for s in args.skip.split(",") if s}
     for name in [*sections, *skip]:
         if name not in SECTIONS:
@@ -138,6 +174,9 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         if name not in ("sqlite", "postgresql"):
             parser.error(f"unknown database {name!r}")
     memory = ints(pick(args.memory_counts, "1000,100000", "200,3000"))
+    wrk = wrkgen.find_wrk() if args.loadgen != "python" else None
+    if args.loadgen == "wrk" and wrk is None:
+        parser.error("--loadgen wrk: wrk is not installed (apt-get install wrk)")
     scale_kinds = pick(args.scale_servers, "project,floor,recipe", "project").split(",")
     for kind in scale_kinds:
         if kind not in KINDS:
@@ -161,6 +200,11 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         quick=quick,
         keep=args.keep,
         json_path=args.json,
+        wrk=wrk,
+        instruction_counts=(
+            ints(args.instruction_counts)[0],
+            ints(args.instruction_counts)[-1],
+        ),
     )
 
 
@@ -175,6 +219,20 @@ def run(bench: Bench) -> None:
         f"flask-refreshgrant benchmark{' (--quick smoke run)' if s.quick else ''}: "
         f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
         f"databases {', '.join(s.databases)}; sections {', '.join(s.sections)}"
+    )
+    if s.wrk:
+        generator = (
+            f"wrk ({s.wrk}, one thread per connection, bench/wrk_chain.lua); "
+            "races: the Python loadgen.py"
+        )
+    else:
+        generator = (
+            "the Python loadgen.py (FALLBACK: wrk not found or --loadgen python; "
+            "its CPU competes with the servers and pulls ratios towards 1)"
+        )
+    bench.emit(
+        f"Load generator: {generator}; runs where it takes more than "
+        f"{GENERATOR_CPU_FLAG_PCT:g} % of the machine's CPU are flagged."
     )
     bench.emit(
         "SQLite: file DB, WAL + busy_timeout 30 s for every server; PostgreSQL: "
@@ -197,6 +255,13 @@ def run(bench: Bench) -> None:
                 time.perf_counter() - section_started, 1
             )
     total = time.perf_counter() - started
+    if bench.flagged:
+        bench.emit(
+            f"\n== Flagged: load generator above {GENERATOR_CPU_FLAG_PCT:g} % of "
+            "the CPU (its figures are suspect) =="
+        )
+        for flag in bench.flagged:
+            bench.emit(f"* {flag}")
     if bench.problems:
         bench.emit("\n== Problems ==")
         for problem in bench.problems:

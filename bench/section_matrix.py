@@ -5,8 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from harness import Bench
-from report import log, median, ratio, summary, table, verdict
-from settings import KINDS, LABELS, TARGET_VS_FLOOR, TARGET_VS_RECIPE
+from report import log, median, per_run, ratio, summary, table, verdict
+from settings import (
+    GENERATOR_CPU_FLAG_PCT,
+    KINDS,
+    LABELS,
+    TARGET_VS_FLOOR,
+    TARGET_VS_RECIPE,
+)
 
 
 def matrix(bench: Bench) -> None:
@@ -36,7 +42,9 @@ def matrix(bench: Bench) -> None:
                         f"matrix: {db_kind} {LABELS[config[0]]:14s} rotation "
                         f"{'on ' if config[1] else 'off'} run {run + 1}/{s.runs}: "
                         f"{result['rps']:7.1f}/s p50 {result['p50_ms']:.2f} ms "
-                        f"p99 {result['p99_ms']:.2f} ms errors {result['errors']}"
+                        f"p99 {result['p99_ms']:.2f} ms errors {result['errors']} "
+                        f"generator {result['gen_cpu_pct']:.1f} % CPU, other load "
+                        f"{result['other_cpu_pct']:.0f} %"
                     )
         finally:
             for server in servers.values():
@@ -71,8 +79,9 @@ def print_matrix(bench: Bench, figures: dict[str, dict[str, Any]]) -> None:
                         f["server_cpu_ms"],
                         f["db_cpu_ms"],
                         f["client_cpu_ms"],
-                        " ".join(f"{x:.0f}" for x in f["runs_rps"]),
-                        " ".join(f"{x:.0f}" for x in f["runs_other_cpu_pct"]),
+                        per_run(f["runs_rps"]),
+                        per_run(f["runs_gen_cpu_pct"], GENERATOR_CPU_FLAG_PCT, 1),
+                        per_run(f["runs_other_cpu_pct"]),
                     ]
                 )
     bench.emit(
@@ -92,8 +101,9 @@ def print_matrix(bench: Bench, figures: dict[str, dict[str, Any]]) -> None:
                 "errors",
                 "app CPU ms/r",
                 "db CPU ms/r",
-                "cli CPU ms/r",
+                "gen CPU ms/r",
                 "runs (refreshes/s)",
+                "gen CPU %",
                 "other load %",
             ],
             rows,
@@ -101,9 +111,11 @@ def print_matrix(bench: Bench, figures: dict[str, dict[str, Any]]) -> None:
     )
     bench.emit(
         "\napp CPU: the 2 gunicorn workers' CPU per refresh; db CPU: PostgreSQL's "
-        "backends' per refresh; cli CPU: the load generator's; other load: CPU "
-        "used by everything else on the machine during each run, in % of all "
-        "CPUs (noise: other tenants, other test runs)."
+        "backends' per refresh; gen CPU ms/r: the load generator's per request; "
+        "per run: gen CPU %: the load generator's share of the machine (all "
+        f"CPUs; '!' above {GENERATOR_CPU_FLAG_PCT:g} %: flagged), other load %: "
+        "what everything else on the machine used (noise: other tenants, other "
+        "test runs). Latency: request written to response read, 200s only."
     )
     ratio_rows = []
     for db_kind in s.databases:

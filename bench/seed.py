@@ -3,7 +3,8 @@
 ``python bench/seed.py KIND --chains N --background M`` with the server's
 environment (``DATABASE_URL``, and for the project ``EXAMPLE_INSTANCE_PATH``
 …) creates the tables, the client and user, ``N`` fresh grants whose refresh
-tokens start the load generator's chains, and ``M`` more rows in each token
+tokens start the load generator's chains, ``--access A`` more grants whose
+access tokens the resource section presents, and ``M`` more rows in each token
 table written in bulk (PostgreSQL ``COPY``, SQLite ``executemany``) — never
 over HTTP. It prints one JSON object: the client's id and secret, the
 refresh tokens and the row count of each token table.
@@ -133,7 +134,7 @@ def _count(engine: Engine, table: Table) -> int:
 # -- project (the example app) ---------------------------------------------------
 
 
-def seed_project(chains: int, background: int) -> dict[str, Any]:
+def seed_project(chains: int, background: int, access: int = 0) -> dict[str, Any]:
     from example_app import create_app
     from example_app.models import db
     from flask_refreshgrant import RefreshGrant
@@ -143,7 +144,7 @@ def seed_project(chains: int, background: int) -> dict[str, Any]:
     auth = basic_auth(creds["client_id"], creds["client_secret"])
     client = app.test_client()
 
-    def password_grant() -> str:
+    def password_grant() -> dict[str, Any]:
         response = client.post(
             TOKEN_PATH,
             data={
@@ -158,9 +159,10 @@ def seed_project(chains: int, background: int) -> dict[str, Any]:
         body = response.get_json()
         if response.status_code != 200 or "refresh_token" not in body:
             raise RuntimeError(f"password grant failed: {response.status_code} {body}")
-        return str(body["refresh_token"])
+        return dict(body)
 
-    tokens = [password_grant() for _ in range(chains)]
+    tokens = [str(password_grant()["refresh_token"]) for _ in range(chains)]
+    access_tokens = [str(password_grant()["access_token"]) for _ in range(access)]
     counts: dict[str, int] = {}
     with app.app_context():
         models = RefreshGrant.state(app).models
@@ -186,6 +188,7 @@ def seed_project(chains: int, background: int) -> dict[str, Any]:
         "client_id": creds["client_id"],
         "client_secret": creds["client_secret"],
         "tokens": tokens,
+        "access_tokens": access_tokens,
         "rows": counts,
     }
 
@@ -193,7 +196,7 @@ def seed_project(chains: int, background: int) -> dict[str, Any]:
 # -- floor --------------------------------------------------------------------
 
 
-def seed_floor(chains: int, background: int) -> dict[str, Any]:
+def seed_floor(chains: int, background: int, access: int = 0) -> dict[str, Any]:
     import floor_app
 
     app = floor_app.create_app()
@@ -203,12 +206,14 @@ def seed_floor(chains: int, background: int) -> dict[str, Any]:
     table: Any = floor_app.FloorToken.__table__
     now = int(time.time())
 
-    def row(refresh_token: str | None) -> Row:
+    def row(refresh_token: str | None, access_token: str | None = None) -> Row:
         return {
             "refresh_digest": None
             if refresh_token is None
             else floor_app.digest(refresh_token),
-            "access_digest": floor_app.digest(secrets.token_urlsafe(32)),
+            "access_digest": floor_app.digest(
+                access_token or secrets.token_urlsafe(32)
+            ),
             "client_id": client_id,
             "user_id": "1",
             "scope": SCOPE,
@@ -218,10 +223,13 @@ def seed_floor(chains: int, background: int) -> dict[str, Any]:
         }
 
     tokens = [secrets.token_urlsafe(32) for _ in range(chains)]
+    access_tokens = [secrets.token_urlsafe(32) for _ in range(access)]
+    new_rows = [row(t) for t in tokens]
+    new_rows += [row(secrets.token_urlsafe(32), a) for a in access_tokens]
     with app.app_context():
-        if tokens:
+        if new_rows:
             with db.engine.begin() as connection:
-                connection.execute(table.insert(), [row(t) for t in tokens])
+                connection.execute(table.insert(), new_rows)
         if background:
             bulk_insert(
                 db.engine, table, background_rows(table, row("template"), background)
@@ -232,6 +240,7 @@ def seed_floor(chains: int, background: int) -> dict[str, Any]:
         "client_id": client_id,
         "client_secret": secret,
         "tokens": tokens,
+        "access_tokens": access_tokens,
         "rows": counts,
     }
 
@@ -239,7 +248,7 @@ def seed_floor(chains: int, background: int) -> dict[str, Any]:
 # -- Authlib recipe -------------------------------------------------------------
 
 
-def seed_recipe(chains: int, background: int) -> dict[str, Any]:
+def seed_recipe(chains: int, background: int, access: int = 0) -> dict[str, Any]:
     import authlib_recipe_app as recipe
 
     app = recipe.create_app()
@@ -249,12 +258,12 @@ def seed_recipe(chains: int, background: int) -> dict[str, Any]:
     table: Any = recipe.OAuth2Token.__table__
     now = int(time.time())
 
-    def row(refresh_token: str) -> Row:
+    def row(refresh_token: str, access_token: str | None = None) -> Row:
         return {
             "client_id": client_id,
             "user_id": 1,
             "token_type": "Bearer",
-            "access_token": secrets.token_urlsafe(36),
+            "access_token": access_token or secrets.token_urlsafe(36),
             "refresh_token": refresh_token,
             "scope": SCOPE,
             "issued_at": now,
@@ -264,6 +273,9 @@ def seed_recipe(chains: int, background: int) -> dict[str, Any]:
         }
 
     tokens = [secrets.token_urlsafe(36) for _ in range(chains)]
+    access_tokens = [secrets.token_urlsafe(36) for _ in range(access)]
+    new_rows = [row(t) for t in tokens]
+    new_rows += [row(secrets.token_urlsafe(36), a) for a in access_tokens]
     with app.app_context():
         session = db.session
         if session.get(recipe.User, 1) is None:
@@ -287,8 +299,8 @@ def seed_recipe(chains: int, background: int) -> dict[str, Any]:
             )
             session.add(client)
             session.commit()
-        if tokens:
-            session.execute(table.insert(), [row(t) for t in tokens])
+        if new_rows:
+            session.execute(table.insert(), new_rows)
             session.commit()
         if background:
             bulk_insert(
@@ -301,6 +313,7 @@ def seed_recipe(chains: int, background: int) -> dict[str, Any]:
         "client_id": client_id,
         "client_secret": secret,
         "tokens": tokens,
+        "access_tokens": access_tokens,
         "rows": counts,
     }
 
@@ -315,9 +328,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--background", type=int, default=0, help="bulk rows per token table"
     )
+    parser.add_argument(
+        "--access", type=int, default=0, help="fresh grants for their access tokens"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    result = SEEDERS[args.kind](args.chains, args.background)
+    result = SEEDERS[args.kind](args.chains, args.background, args.access)
     result["seconds"] = round(time.perf_counter() - started, 2)
     # The JSON result is the last line; the example app may print a banner.
     sys.stdout.write("\n" + json.dumps(result) + "\n")

@@ -158,6 +158,10 @@ class Server:
     client_secret: str
     pg_pre_ping: bool
     chains: Chains = field(default_factory=Chains)
+    #: Bearer tokens for the resource section, one per connection.
+    access_tokens: list[str] = field(default_factory=list)
+    #: The gunicorn app when not the kind's usual one (``APPS``); from bench/.
+    app: str | None = None
     client_id: str = ""
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
@@ -207,7 +211,9 @@ class Server:
         env.update(self.extra_env)
         return env
 
-    def seed(self, chains: int = 0, background: int = 0) -> dict[str, Any]:
+    def seed(
+        self, chains: int = 0, background: int = 0, access: int = 0
+    ) -> dict[str, Any]:
         result = run_python(
             [
                 str(BENCH_DIR / "seed.py"),
@@ -216,6 +222,8 @@ class Server:
                 str(chains),
                 "--background",
                 str(background),
+                "--access",
+                str(access),
             ],
             self.env(),
             timeout=180 + background * 0.002,
@@ -240,6 +248,12 @@ class Server:
         for n, i in enumerate(missing):
             self.chains.lists[i] = tokens[n * (1 + spares) : (n + 1) * (1 + spares)]
 
+    def add_access_tokens(self, connections: int) -> None:
+        """Enough valid access tokens for ``connections`` (fresh grants)."""
+        missing = connections - len(self.access_tokens)
+        if missing > 0:
+            self.access_tokens += self.seed(access=missing)["access_tokens"]
+
     def start(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         for _attempt in range(3):
@@ -251,7 +265,7 @@ class Server:
                 PYTHON,
                 "-m",
                 "gunicorn",
-                APPS[self.kind],
+                self.app or APPS[self.kind],
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 *GUNICORN_WORKERS,
@@ -263,7 +277,7 @@ class Server:
                 # shared by every server on the machine: off.
                 "--no-control-socket",
             ]
-            if self.kind != "project":
+            if self.kind != "project" or self.app:
                 command += ["--pythonpath", str(BENCH_DIR)]
             with out.open("wb") as stdout, err.open("wb") as stderr:
                 self.process = subprocess.Popen(

@@ -4,7 +4,7 @@ never owns users)."""
 from __future__ import annotations
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Integer, String
+from sqlalchemy import Integer, String, bindparam, select
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -34,6 +34,10 @@ class User(db.Model):  # type: ignore[name-defined,misc]
         return check_password_hash(self.password_hash, password)
 
 
+#: Built once: ``Session.get`` builds (and keys) a new SELECT on every miss.
+_USER_BY_ID = select(User).where(User.id == bindparam("id"))
+
+
 class Login(db.Model):  # type: ignore[name-defined,misc]
     """A login to the authorization server's pages: the session cookie holds
     only a random id whose digest is here, so that logging out (deleting the
@@ -58,4 +62,4 @@ def authenticate_user(username: str, password: str) -> User | None:
 def load_user(user_id: str) -> User | None:
     if not user_id.isdigit():
         return None
-    return db.session.get(User, int(user_id))
+    return db.session.scalars(_USER_BY_ID, {"id": int(user_id)}).first()
