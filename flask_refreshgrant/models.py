@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin as AuthlibCodeMixin
 from authlib.oauth2.rfc6749 import ClientMixin as AuthlibClientMixin
@@ -293,40 +293,24 @@ class Models:
 _default_models: weakref.WeakKeyDictionary[SQLAlchemy, Models] = (
     weakref.WeakKeyDictionary()
 )
-_default_lockout: weakref.WeakKeyDictionary[SQLAlchemy, type[PasswordLockoutMixin]] = (
+#: The default model classes built on each ``db``, by table name: each is
+#: built once, since a table can be mapped only once per ``db``.
+_built: weakref.WeakKeyDictionary[SQLAlchemy, dict[str, type[Any]]] = (
     weakref.WeakKeyDictionary()
 )
-_default_dpop_proof: weakref.WeakKeyDictionary[SQLAlchemy, type[DPoPProofMixin]] = (
-    weakref.WeakKeyDictionary()
-)
+
+_Mixin = TypeVar("_Mixin")
 
 
-def default_lockout_model(db: SQLAlchemy) -> type[PasswordLockoutMixin]:
-    """The default ``oauth2_password_lockout`` model on ``db``, built once."""
-    model = _default_lockout.get(db)
-    if model is None:
+def _default_model(
+    db: SQLAlchemy, mixin: type[_Mixin], class_name: str, table: str
+) -> type[_Mixin]:
+    """The model ``class_name`` on ``db`` from ``mixin``, in ``table``."""
+    built = _built.setdefault(db, {})
+    if table not in built:
         base: Any = db.Model
-        model = type(
-            "OAuth2PasswordLockout",
-            (PasswordLockoutMixin, base),
-            {"__tablename__": "oauth2_password_lockout"},
-        )
-        _default_lockout[db] = model
-    return model
-
-
-def default_dpop_proof_model(db: SQLAlchemy) -> type[DPoPProofMixin]:
-    """The default ``oauth2_dpop_proof`` model on ``db``, built once."""
-    model = _default_dpop_proof.get(db)
-    if model is None:
-        base: Any = db.Model
-        model = type(
-            "OAuth2DPoPProof",
-            (DPoPProofMixin, base),
-            {"__tablename__": "oauth2_dpop_proof"},
-        )
-        _default_dpop_proof[db] = model
-    return model
+        built[table] = type(class_name, (mixin, base), {"__tablename__": table})
+    return cast("type[_Mixin]", built[table])
 
 
 def complete_models(db: SQLAlchemy, models: Models | None) -> Models:
@@ -335,9 +319,15 @@ def complete_models(db: SQLAlchemy, models: Models | None) -> Models:
     if models is None:
         return default_models(db)
     if models.password_lockout is None:
-        models = dataclasses.replace(models, password_lockout=default_lockout_model(db))
+        lockout = _default_model(
+            db, PasswordLockoutMixin, "OAuth2PasswordLockout", "oauth2_password_lockout"
+        )
+        models = dataclasses.replace(models, password_lockout=lockout)
     if models.dpop_proof is None:
-        models = dataclasses.replace(models, dpop_proof=default_dpop_proof_model(db))
+        proof = _default_model(
+            db, DPoPProofMixin, "OAuth2DPoPProof", "oauth2_dpop_proof"
+        )
+        models = dataclasses.replace(models, dpop_proof=proof)
     return models
 
 
@@ -345,28 +335,23 @@ def default_models(db: SQLAlchemy) -> Models:
     """The default models on ``db``, built on first call and reused after."""
     models = _default_models.get(db)
     if models is None:
-        base: Any = db.Model
-        models = Models(
-            client=type(
-                "OAuth2Client", (ClientMixin, base), {"__tablename__": "oauth2_client"}
+        models = complete_models(
+            db,
+            Models(
+                client=_default_model(db, ClientMixin, "OAuth2Client", "oauth2_client"),
+                refresh_token=_default_model(
+                    db, RefreshTokenMixin, "OAuth2RefreshToken", "oauth2_refresh_token"
+                ),
+                access_token=_default_model(
+                    db, AccessTokenMixin, "OAuth2AccessToken", "oauth2_access_token"
+                ),
+                authorization_code=_default_model(
+                    db,
+                    AuthorizationCodeMixin,
+                    "OAuth2AuthorizationCode",
+                    "oauth2_authorization_code",
+                ),
             ),
-            refresh_token=type(
-                "OAuth2RefreshToken",
-                (RefreshTokenMixin, base),
-                {"__tablename__": "oauth2_refresh_token"},
-            ),
-            access_token=type(
-                "OAuth2AccessToken",
-                (AccessTokenMixin, base),
-                {"__tablename__": "oauth2_access_token"},
-            ),
-            authorization_code=type(
-                "OAuth2AuthorizationCode",
-                (AuthorizationCodeMixin, base),
-                {"__tablename__": "oauth2_authorization_code"},
-            ),
-            password_lockout=default_lockout_model(db),
-            dpop_proof=default_dpop_proof_model(db),
         )
         _default_models[db] = models
     return models
