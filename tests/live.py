@@ -316,26 +316,7 @@ def race(
     server: LiveServer, refresh_token: str, n: int, scope: str | None = "PRODUCTION"
 ) -> list[requests.Response]:
     """``n`` threads, released together, each presenting ``refresh_token``."""
-    barrier = threading.Barrier(n)
-    responses: list[requests.Response | None] = [None] * n
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        try:
-            with requests.Session() as session:
-                barrier.wait(timeout=REQUEST_TIMEOUT)
-                responses[index] = server.refresh(refresh_token, scope, session)
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise AssertionError(f"{len(errors)} request(s) failed: {errors!r}")
-    return [response for response in responses if response is not None]
+    return together(n, lambda session, _: server.refresh(refresh_token, scope, session))
 
 
 def together(
