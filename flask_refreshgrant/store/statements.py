@@ -17,6 +17,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Executable
 
 from ..models import Models
+from .loading import RowLoader
 
 
 def _python_side_defaults(
@@ -57,16 +58,37 @@ class Statements:
         self._refresh: Table = refresh.__table__
         self._access: Table = access.__table__
         self.client_by_id = select(client).where(client.client_id == bindparam("value"))
-        #: The presented refresh token and its client, in one round trip.
-        self.refresh_token_and_client = (
-            select(refresh, client)
-            .join(client, client.client_id == refresh.client_id)
-            .where(refresh.digest == bindparam("value"))
-        )
-        self.by_digest: dict[type[Any], Executable] = {
-            model: select(model).where(model.digest == bindparam("value"))
+        #: How rows of the models read by digest become instances.
+        self.loaders: dict[type[Any], RowLoader[Any]] = {
+            model: RowLoader(model)
             for model in (refresh, access, models.authorization_code)
         }
+        self.by_digest: dict[type[Any], Executable] = {
+            model: loader.select().where(loader.column("digest") == bindparam("value"))
+            for model, loader in self.loaders.items()
+        }
+        #: The presented refresh token and its client, in one round trip:
+        #: the refresh token's columns, then the client's (prefixed
+        #: ``client__``), read by these two loaders — or, when either model
+        #: needs the ORM's own loading (``None``), the two mapped classes.
+        refresh_loader = self.loaders[refresh]
+        client_loader: RowLoader[Any] = RowLoader(client, "client__")
+        self.joined_loaders: tuple[RowLoader[Any], RowLoader[Any]] | None = None
+        if refresh_loader.supported and client_loader.supported:
+            self.joined_loaders = (refresh_loader, client_loader)
+        self.refresh_token_and_client = (
+            (
+                select(refresh, client)
+                if self.joined_loaders is None
+                else select(*refresh_loader.columns, *client_loader.columns)
+            )
+            .join_from(
+                refresh_loader.column("client_id").table,
+                client_loader.column("client_id").table,
+                client_loader.column("client_id") == refresh_loader.column("client_id"),
+            )
+            .where(refresh_loader.column("digest") == bindparam("value"))
+        )
         self.insert: dict[type[Any], Executable] = {
             model: insert(model.__table__) for model in (refresh, access)
         }

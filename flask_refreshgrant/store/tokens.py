@@ -77,10 +77,11 @@ class TokenStore(StoreBase):
 
     def _by_digest(self, model: type[_Digested], value: str) -> _Digested | None:
         """The row of ``model`` whose digest is ``value``'s (a unique index)."""
-        statement = self.statements.by_digest[model]
-        found: _Digested | None = self.session.scalars(
-            statement, {"value": token_digest(value)}
-        ).first()
+        found: _Digested | None = self.statements.loaders[model].first(
+            self.current_session(),
+            self.statements.by_digest[model],
+            {"value": token_digest(value)},
+        )
         return found
 
     def find_refresh_token(self, token: str) -> RefreshTokenMixin | None:
@@ -99,9 +100,16 @@ class TokenStore(StoreBase):
         ).first()
         if row is None:
             return None
-        refresh, client = row
+        loaders = self.statements.joined_loaders
+        if loaders is None:
+            refresh, client = row
+        else:
+            refresh_loader, client_loader = loaders
+            split = len(refresh_loader.columns)
+            refresh = refresh_loader.adopt(session, row[:split])
+            client = client_loader.adopt(session, row[split:])
         session.info[_LOADED_CLIENT] = (session.get_transaction(), client)
-        return refresh
+        return cast(RefreshTokenMixin, refresh)
 
     def find_access_token(self, token: str) -> AccessTokenMixin | None:
         return self._by_digest(self.models.access_token, token)
