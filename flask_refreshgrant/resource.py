@@ -24,11 +24,16 @@ from typing import Any, TypeVar
 from authlib.integrations.flask_oauth2 import ResourceProtector as _ResourceProtector
 from authlib.integrations.flask_oauth2 import current_token
 from authlib.integrations.flask_oauth2.errors import raise_http_exception
+from authlib.integrations.flask_oauth2.requests import (
+    FlaskJsonPayload,
+    FlaskJsonRequest,
+)
+from authlib.integrations.flask_oauth2.signals import token_authenticated
 from authlib.oauth2.rfc6749 import MissingAuthorizationError, TokenValidator
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc6750 import BearerTokenValidator as _BearerTokenValidator
 from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
-from flask import Response, abort, after_this_request, json
+from flask import Request, Response, abort, after_this_request, g, json
 from flask import request as flask_request
 
 from .dpop import DPoPChallenge, challenge, same_key
@@ -119,6 +124,23 @@ class DPoPTokenValidator(TokenValidator):  # type: ignore[misc]
             raise InsufficientScopeError()
 
 
+class ResourceRequest(FlaskJsonRequest):  # type: ignore[misc]
+    """Authlib's request of a protected route, except that ``uri`` is built
+    when read: building a request's URL costs more Python than looking the
+    token up, and no validator here reads it."""
+
+    def __init__(self, request: Request) -> None:
+        # Not Authlib's __init__, which builds the URL: the same attributes.
+        self._request = request
+        self.method = request.method
+        self.headers = request.headers
+        self.payload = FlaskJsonPayload(request)
+
+    @property
+    def uri(self) -> str:
+        return str(self._request.url)
+
+
 class ResourceProtector(_ResourceProtector):  # type: ignore[misc]
     """Authlib's protector, with a typed decorator."""
 
@@ -129,11 +151,22 @@ class ResourceProtector(_ResourceProtector):  # type: ignore[misc]
         return decorator
 
     def acquire_token(self, scopes: Any = None, **kwargs: Any) -> Any:
-        """Authlib's, answering ``503`` when the database cannot be reached."""
+        """Authlib's, answering ``503`` when the database cannot be reached,
+        and with a request whose URL is only built if a validator reads it
+        (see :class:`ResourceRequest`)."""
+        kwargs["scopes"] = scopes
+        for claim, value in kwargs.items():
+            if isinstance(value, str):
+                kwargs[claim] = [value]
         try:
-            return super().acquire_token(scopes, **kwargs)
+            token = self.validate_request(
+                request=ResourceRequest(flask_request), **kwargs
+            )
         except DATABASE_UNAVAILABLE as error:
             abort(database_unavailable(error, state().store.rollback))
+        token_authenticated.send(self, token=token)
+        g.authlib_server_oauth2_token = token
+        return token
 
     def raise_error_response(self, error: OAuth2Error) -> None:
         """Authlib's; a missing or bad bearer token's ``401`` also offers the

@@ -65,6 +65,9 @@ class TokenRequest(FlaskOAuth2Request):  # type: ignore[misc]
 
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
+#: A control character (below U+0020), never part of a parameter.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f]")
+
 
 def _quoted(name: str) -> str:
     """A parameter name fit for ``error_description`` (RFC 6749 §5.2 allows
@@ -121,7 +124,7 @@ def check_form_request(request: Request) -> None:
         values = form.getlist(name)
         if len(values) > 1:
             raise InvalidRequestError(f"Repeated {_quoted(name)}.")
-        if any(ch < " " for ch in values[0]) or any(ch < " " for ch in name):
+        if _CONTROL_CHARACTER.search(values[0]) or _CONTROL_CHARACTER.search(name):
             raise InvalidRequestError(f"Invalid characters in {_quoted(name)}.")
     if "Authorization" in request.headers and "client_secret" in form:
         raise InvalidRequestError("Use one client authentication method only.")
