@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, reconstructor, relationship
 
 from flask_refreshgrant import (
     AccessTokenMixin,
@@ -19,6 +19,8 @@ from flask_refreshgrant import (
     PasswordLockoutMixin,
     RefreshGrant,
     RefreshTokenMixin,
+    current_token,
+    require_oauth,
 )
 
 from .conftest import FakeClock, basic_auth
@@ -238,3 +240,82 @@ def test_models_without_a_dpop_proof_model_get_the_default_table(
         db.create_all()
         tables = set(sa.inspect(db.engine).get_table_names())
     assert "oauth2_dpop_proof" in tables
+
+
+def test_models_with_load_listeners_and_relationships(
+    database_url: str, request: pytest.FixtureRequest
+) -> None:
+    """The hot path reads rows with Core and adopts them into the session
+    (``store/loading.py``); a model with a load listener is read by the ORM
+    instead, and an adopted instance's relationships load like the ORM's."""
+    db = SQLAlchemy()
+    reconstructed: list[int] = []
+
+    class Client(ClientMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "rel_client"
+
+    class RefreshToken(RefreshTokenMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "rel_refresh_token"
+
+        @reconstructor
+        def _loaded(self) -> None:
+            reconstructed.append(self.id)
+
+    class AccessToken(AccessTokenMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "rel_access_token"
+        client: Mapped[Client] = relationship(
+            primaryjoin=lambda: (
+                sa.orm.foreign(AccessToken.client_id) == Client.client_id
+            ),
+            viewonly=True,
+        )
+
+    class Code(AuthorizationCodeMixin, db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "rel_authorization_code"
+
+    class User:
+        id = 1
+
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url
+    db.init_app(app)
+    request.addfinalizer(lambda: _dispose(app, db))
+    oauth = RefreshGrant()
+    oauth.init_app(
+        app,
+        db=db,
+        models=Models(Client, RefreshToken, AccessToken, Code),
+        authenticate_user=lambda u, p: User() if (u, p) == ("u", "p") else None,
+        load_user=lambda user_id: User(),
+        clock=FakeClock(),
+    )
+
+    @app.get("/api/client-name")
+    @require_oauth()
+    def client_name() -> dict[str, str]:
+        return {"name": current_token.client.client_name}
+
+    with app.app_context():
+        db.create_all()
+        created = oauth.create_client(
+            name="related", grant_types=["password", "refresh_token"]
+        )
+    auth = {"Authorization": basic_auth(created.client_id, created.client_secret)}
+    http = app.test_client()
+    form = {"grant_type": "password", "username": "u", "password": "p"}
+    first = http.post("/oauth2/token", data=form, headers=auth).json
+    assert first is not None
+    refresh = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    second = http.post("/oauth2/token", data=refresh, headers=auth)
+    assert second.status_code == 200
+    assert reconstructed  # the presented token was loaded by the ORM
+    # Reuse of the rotated-out token still revokes the family.
+    assert http.post("/oauth2/token", data=refresh, headers=auth).status_code == 400
+    assert second.json is not None
+    bearer = {"Authorization": "Bearer " + second.json["access_token"]}
+    assert http.get("/api/client-name", headers=bearer).status_code == 401
+    again = http.post("/oauth2/token", data=form, headers=auth).json
+    assert again is not None
+    bearer = {"Authorization": "Bearer " + again["access_token"]}
+    named = http.get("/api/client-name", headers=bearer)
+    assert named.status_code == 200 and named.json == {"name": "related"}
