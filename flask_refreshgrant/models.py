@@ -191,6 +191,10 @@ class RefreshTokenMixin(_IssuedTokenMixin):
     #: While the grace period after this token's rotation lasts: the response
     #: its rotation returned, encrypted (see ``grace.py``); else ``None``.
     replay: Mapped[str | None] = mapped_column(Text)
+    #: The resources (RFC 8707) the grant was given for, space-separated,
+    #: kept by every token of the family; ``None``: none named (the
+    #: default audience).
+    resources: Mapped[str | None] = mapped_column(Text)
 
     def get_expires_in(self) -> int:
         if self.expires_at is None:
@@ -206,6 +210,9 @@ class AccessTokenMixin(_IssuedTokenMixin):
 
     family_id: Mapped[str | None] = mapped_column(String(64), index=True)
     expires_at: Mapped[int] = mapped_column(BigInteger)
+    #: The resources (RFC 8707) this token is for, space-separated: its
+    #: audience; ``None``: ``OAUTH2_DEFAULT_RESOURCE`` (else the issuer).
+    audience: Mapped[str | None] = mapped_column(Text)
 
     def get_expires_in(self) -> int:
         return max(0, self.expires_at - self.issued_at)
@@ -235,6 +242,9 @@ class AuthorizationCodeMixin(AuthlibCodeMixin):  # type: ignore[misc]
     #: ``dpop_jkt`` of the authorization request (RFC 9449 §10): the code is
     #: redeemable only with a DPoP proof of that key.
     dpop_jkt: Mapped[str | None] = mapped_column(String(64))
+    #: The resources (RFC 8707) of the authorization request, space-separated;
+    #: ``None``: none named.
+    resources: Mapped[str | None] = mapped_column(Text)
 
     def get_redirect_uri(self) -> str | None:
         return self.redirect_uri

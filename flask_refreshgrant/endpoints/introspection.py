@@ -8,7 +8,9 @@ from typing import Any, ClassVar
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 
 from ..grants import lifetimes
+from ..grants.resources import audience_of
 from ..models import ClientMixin, RefreshTokenMixin
+from ..resource_uris import audience_claim
 from .token_lookup import Token, TokenLookup
 
 
@@ -51,6 +53,10 @@ class IntrospectionEndpoint(TokenLookup, _IntrospectionEndpoint):  # type: ignor
         }
         if expires_at is not None:
             payload["exp"] = expires_at
+        if not isinstance(token, RefreshTokenMixin):
+            # RFC 8707: the resources the token is for (RFC 7662 ``aud``).
+            audience = audience_of(self.server.settings, token.audience)
+            payload["aud"] = audience_claim(audience)
         if token.dpop_jkt is not None:
             payload["cnf"] = {"jkt": token.dpop_jkt}  # RFC 9449 §6.2
         if token.user_id is not None:

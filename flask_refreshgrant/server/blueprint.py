@@ -142,6 +142,9 @@ def authorization_server_metadata() -> Response:
         body["code_challenge_methods_supported"] = ["S256"]
     if settings.scopes_supported:
         body["scopes_supported"] = list(settings.scopes_supported)
+    if settings.resources is not None:
+        # RFC 9728 §4: the resources (RFC 8707) tokens are issued for.
+        body["protected_resources"] = list(settings.resources)
     body.update(app_state.server.dpop.metadata())
     return Response(json.dumps(body), headers={"Content-Type": "application/json"})
 
