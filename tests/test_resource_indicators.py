@@ -211,7 +211,7 @@ def test_password_grant_names_resources(make_harness: Callable[..., Harness]) ->
     h = make_harness(OAUTH2_RESOURCES=[MCP, API])
     h.create_user()
     client = h.create_client()
-    data = {
+    data: dict[str, Any] = {
         "grant_type": "password",
         "username": "alice",
         "password": "wonderland",
