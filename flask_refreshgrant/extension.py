@@ -29,6 +29,7 @@ from .server.state import EXTENSION_KEY, RefreshGrantState, state
 from .store.admin import AdminStore, ClientCredentials
 from .store.dpop import ProofReplayStore
 from .store.lockout import LockoutStore
+from .store.registration import RegistrationStore
 from .store.tokens import TokenStore
 
 if TYPE_CHECKING:
@@ -136,6 +137,7 @@ class RefreshGrant:
             store=store,
             admin=AdminStore(db, models),
             server=server,
+            registration=RegistrationStore(db, models),
             authorize=authorize,
             metrics=metrics,
         )

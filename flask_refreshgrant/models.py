@@ -25,6 +25,7 @@ from sqlalchemy.types import TypeEngine
 
 from .config import PER_CLIENT_SETTINGS, per_client_coercion
 from .redirect_uris import redirect_uri_matches
+from .registration_models import RegistrationLimitMixin, RegistrationTokenMixin
 from .security import digests_match
 
 if TYPE_CHECKING:
@@ -65,6 +66,12 @@ class ClientMixin(AuthlibClientMixin):  # type: ignore[misc]
     #: digest, accepted until ``previous_secret_expires_at``; else ``None``.
     previous_secret_digest: Mapped[str | None] = mapped_column(String(64))
     previous_secret_expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    #: ``"dynamic"`` for a client that registered itself (RFC 7591); else
+    #: ``None`` (an operator registered it).
+    registered_by: Mapped[str | None] = mapped_column(String(16))
+    #: For a dynamic client: when ``purge`` first found a token of it (it
+    #: is then kept); ``None``: none seen yet.
+    token_seen_at: Mapped[int | None] = mapped_column(BigInteger)
 
     @property
     def is_public(self) -> bool:
@@ -298,6 +305,8 @@ class Models:
     authorization_code: type[AuthorizationCodeMixin]
     password_lockout: type[PasswordLockoutMixin] | None = None
     dpop_proof: type[DPoPProofMixin] | None = None
+    registration_token: type[RegistrationTokenMixin] | None = None
+    registration_limit: type[RegistrationLimitMixin] | None = None
 
 
 _default_models: weakref.WeakKeyDictionary[SQLAlchemy, Models] = (
@@ -325,7 +334,7 @@ def _default_model(
 
 def complete_models(db: SQLAlchemy, models: Models | None) -> Models:
     """``models`` (default: :func:`default_models`), with the default
-    lockout and DPoP proof models on ``db`` where it has none."""
+    lockout, DPoP proof and registration models on ``db`` where it has none."""
     if models is None:
         return default_models(db)
     if models.password_lockout is None:
@@ -338,6 +347,22 @@ def complete_models(db: SQLAlchemy, models: Models | None) -> Models:
             db, DPoPProofMixin, "OAuth2DPoPProof", "oauth2_dpop_proof"
         )
         models = dataclasses.replace(models, dpop_proof=proof)
+    if models.registration_token is None:
+        token = _default_model(
+            db,
+            RegistrationTokenMixin,
+            "OAuth2RegistrationToken",
+            "oauth2_registration_token",
+        )
+        models = dataclasses.replace(models, registration_token=token)
+    if models.registration_limit is None:
+        limit = _default_model(
+            db,
+            RegistrationLimitMixin,
+            "OAuth2RegistrationLimit",
+            "oauth2_registration_limit",
+        )
+        models = dataclasses.replace(models, registration_limit=limit)
     return models
 
 

@@ -42,6 +42,7 @@ CLIENT_KEYS = {
     "public",
     "created_at",
     "previous_secret_expires_at",
+    "registered_by",
     *SETTING_NAMES,
 }
 

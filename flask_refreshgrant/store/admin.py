@@ -37,6 +37,8 @@ class PurgeCounts:
     password_lockouts: int = 0
     #: Used DPoP proofs forgotten (too old to be accepted anyway).
     dpop_proofs: int = 0
+    #: Dynamically registered clients that never obtained a token.
+    dynamic_clients: int = 0
 
 
 class AdminStore(ClientAdmin, GrantReads):
