@@ -72,6 +72,10 @@ class ClientMixin(AuthlibClientMixin):  # type: ignore[misc]
     #: For a dynamic client: when ``purge`` first found a token of it (it
     #: is then kept); ``None``: none seen yet.
     token_seen_at: Mapped[int | None] = mapped_column(BigInteger)
+    #: The resources (RFC 8707) this client serves as a resource server,
+    #: space-separated: it may introspect any access token whose audience
+    #: names one of them (RFC 7662 §4). ``None``: only its own tokens.
+    served_resources: Mapped[str | None] = mapped_column(Text)
 
     @property
     def is_public(self) -> bool:

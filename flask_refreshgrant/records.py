@@ -46,6 +46,9 @@ class ClientRecord:
     #: ``"dynamic"``: the client registered itself (RFC 7591); ``None``: an
     #: operator registered it.
     registered_by: str | None = None
+    #: The resources (RFC 8707) it serves as a resource server: it may
+    #: introspect access tokens for them.
+    serves_resources: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +62,7 @@ class ClientRecord:
             **self.settings,
             "previous_secret_expires_at": self.previous_secret_expires_at,
             "registered_by": self.registered_by,
+            "serves_resources": list(self.serves_resources),
         }
 
 

@@ -43,6 +43,7 @@ CLIENT_KEYS = {
     "created_at",
     "previous_secret_expires_at",
     "registered_by",
+    "serves_resources",
     *SETTING_NAMES,
 }
 

@@ -268,3 +268,31 @@ def test_bad_resource_settings_name_the_key(
         make_harness(OAUTH2_RESOURCES=["https://x.example/#f"])
     with pytest.raises(ConfigurationError, match="OAUTH2_DEFAULT_RESOURCE"):
         make_harness(OAUTH2_DEFAULT_RESOURCE="not a uri")
+
+
+def test_a_resource_server_client_introspects_tokens_for_its_resources(
+    harness: Harness,
+) -> None:
+    """RFC 7662 §4: a client registered as the resource server of ``MCP``
+    sees the access tokens meant for it, and no other client's tokens."""
+    client = code_client(harness)
+    server = harness.create_client(
+        grant_types=("client_credentials",), serves_resources=[MCP]
+    )
+    params, verifier = authorize(harness, client, [MCP])
+    mine = exchange(harness, client, params["code"], verifier).json
+    params, verifier = authorize(harness, client, [API])
+    other = exchange(harness, client, params["code"], verifier).json
+    assert audience(harness, server, mine["access_token"]) == MCP
+    for token in (other["access_token"], mine["refresh_token"]):
+        assert server.client_secret is not None
+        response = harness.client.post(
+            "/oauth2/introspect",
+            data={"token": token},
+            headers={
+                "Authorization": basic_auth(server.client_id, server.client_secret)
+            },
+        )
+        assert response.json == {"active": False}
+    with harness.app.app_context():
+        assert harness.oauth.get_client(server.client_id).serves_resources == (MCP,)

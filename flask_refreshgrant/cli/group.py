@@ -43,6 +43,13 @@ oauth2_cli.add_command(registration_token_cli)
 @click.option(
     "--public", is_flag=True, help="A public client: no secret, always rotates."
 )
+@click.option(
+    "--serves-resource",
+    "serves_resources",
+    multiple=True,
+    help="A resource (RFC 8707) this client serves as a resource server: it "
+    "may introspect access tokens for it. Repeatable.",
+)
 @per_client_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def create_client(
@@ -51,6 +58,7 @@ def create_client(
     scope: str,
     redirect_uris: tuple[str, ...],
     public: bool,
+    serves_resources: tuple[str, ...],
     as_json: bool,
     **settings: Any,
 ) -> None:
@@ -63,6 +71,7 @@ def create_client(
             scope=scope,
             redirect_uris=redirect_uris,
             public=public,
+            serves_resources=serves_resources,
             **{key: value for key, value in settings.items() if value is not None},
         )
     except ClientRegistrationError as error:

@@ -23,6 +23,7 @@ from .registration import (
     check_grant_types,
     check_redirect_uris,
     check_scope,
+    check_served_resources,
 )
 
 
@@ -34,10 +35,12 @@ def create_client(
     scope: str = "",
     redirect_uris: Iterable[str] = (),
     public: bool = False,
+    serves_resources: Iterable[str] = (),
     **settings: Any,
 ) -> ClientCredentials:
     """Check and register a client (see :meth:`.RefreshGrant.create_client`)."""
     return app_state.admin.create_client(
+        served_resources=check_served_resources(serves_resources),
         name=name,
         grant_types=check_grant_types(grant_types, public=public),
         scope=check_scope(scope, app_state.settings),
@@ -93,6 +96,7 @@ def client_record(client: ClientMixin, now: int) -> ClientRecord:
             kept_until if kept_until is not None and kept_until > now else None
         ),
         registered_by=client.registered_by,
+        serves_resources=tuple((client.served_resources or "").split()),
     )
 
 
@@ -142,6 +146,10 @@ def update_client(
             changes.pop("redirect_uris"), public=client.is_public
         )
         values["redirect_uris"] = " ".join(uris)
+    if "serves_resources" in changes:
+        values["served_resources"] = check_served_resources(
+            changes.pop("serves_resources")
+        )
     values.update(check_client_settings(changes))
     if not app_state.admin.update_client(client_id, values):
         raise NotFoundError(f"no client {client_id!r}")
