@@ -85,7 +85,9 @@ class ProtectedResource:
         )
         self.metadata_url = metadata_url(resource)
         path = urlsplit(resource).path.rstrip("/")
-        endpoint = f"refreshgrant_protected_resource_{len(app.url_map._rules)}"
+        # One endpoint name per resource path; the plain well-known URL
+        # answers for the first resource registered on the app.
+        endpoint = "refreshgrant_protected_resource" + path.replace("/", "_")
         app.add_url_rule(WELL_KNOWN, endpoint, self.metadata_response)
         if path:  # RFC 9728 §3.1: the path-suffixed form too
             app.add_url_rule(
