@@ -54,9 +54,7 @@ def test_a_good_jwt_gives_its_claims(issuer: Issuer) -> None:
         ({"nbf": 9_999_999_999}, "invalid_token"),
     ],
 )
-def test_claims_are_checked(
-    issuer: Issuer, change: dict[str, Any], error: str
-) -> None:
+def test_claims_are_checked(issuer: Issuer, change: dict[str, Any], error: str) -> None:
     key = issuer.add_key("k1")
     verifier = TokenVerifier(issuer.url, API)
     assert refused(verifier, issuer.sign(key, "k1", **change)) == error

@@ -24,6 +24,10 @@ _CHALLENGE = 'Bearer error="invalid_token"'
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
 def _bearer_token() -> str | None:
     scheme, _, value = request.headers.get("Authorization", "").strip().partition(" ")
     value = value.strip()
@@ -81,7 +85,7 @@ def register(app_state: RefreshGrantState) -> Response:
         body = load_bounded_json(request.stream.read(MAX_JSON_BYTES + 1))
         metadata = check_client_metadata(body, settings)
     except JSONBoundsError as error:
-        return json_error(400, "invalid_client_metadata", f"{str(error).capitalize()}.")
+        return json_error(400, "invalid_client_metadata", _sentence(str(error)))
     except ClientMetadataError as error:
         return json_error(400, error.error, error.description)
     stored = registration.register(
