@@ -1,6 +1,6 @@
 """What a DPoP refresh costs next to a bearer refresh, in one run, in-process.
 
-    .venv/bin/python bench/dpop_cost.py [--refreshes 200] [--rounds 7]
+    .venv/bin/python bench/tools/dpop_cost.py [--refreshes 200] [--rounds 7]
         [--database-url URL] [--baseline TREE] [--json FILE]
 
 The example app (``example_app:create_app()``, SQLite in a fresh instance
@@ -37,7 +37,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 # example_app is not installed; PYTHONPATH (a --baseline tree) goes first.
 sys.path.append(str(REPO))
 TOKEN_URL = "http://localhost/oauth2/token"
