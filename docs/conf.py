@@ -61,12 +61,12 @@ nitpick_ignore_regex = [
 
 # Internal types that appear in public signatures but are not part of the API.
 nitpick_ignore = [
-    ("py:class", "flask_refreshgrant.state.RefreshGrantState"),
-    ("py:class", "flask_refreshgrant.protocols.ConsentServer"),
+    ("py:class", "flask_refreshgrant.server.state.RefreshGrantState"),
+    ("py:class", "flask_refreshgrant.grants.protocols.ConsentServer"),
     ("py:class", "flask_refreshgrant.models._IssuedTokenMixin"),
     # The type variable of a user object, whatever the app's user class is.
     ("py:class", "flask_refreshgrant.extension._User"),
-    ("py:class", "flask_refreshgrant.lockout._User"),
+    ("py:class", "flask_refreshgrant.grants.lockout._User"),
     # Sphinx splits the string annotation ``Callable[[], float]`` oddly.
     ("py:class", "Callable[[]"),
 ]
@@ -74,9 +74,11 @@ nitpick_ignore = [
 autodoc_member_order = "bysource"
 # The callables of init_app, documented as type aliases on the API page.
 autodoc_type_aliases = {
-    name: f"flask_refreshgrant.protocols.{name}"
+    name: f"flask_refreshgrant.grants.protocols.{name}"
     for name in ("LoadUser", "AuthenticateUser", "GetUserId")
-} | {"AuthorizeView": "flask_refreshgrant.authorization_request.AuthorizeView"}
+} | {
+    "AuthorizeView": "flask_refreshgrant.endpoints.authorization_request.AuthorizeView"
+}
 autodoc_typehints = "signature"
 # Authlib's docstrings of the hooks the mixins implement describe Authlib's
 # own models, not these.

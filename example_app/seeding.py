@@ -17,7 +17,7 @@ from pathlib import Path
 from flask import Flask
 
 from flask_refreshgrant import RefreshGrant
-from flask_refreshgrant.registration import check_redirect_uris
+from flask_refreshgrant.management.registration import check_redirect_uris
 
 from .database import use_sqlite_pragmas
 from .demo import (

@@ -8,7 +8,7 @@ What an app imports is here; everything else hangs off the
 from __future__ import annotations
 
 from . import signals
-from .authorization_request import AuthorizationRequest
+from .endpoints.authorization_request import AuthorizationRequest
 from .errors import (
     ClientRegistrationError,
     ConfigurationError,
@@ -17,7 +17,7 @@ from .errors import (
     RefreshGrantError,
 )
 from .extension import RefreshGrant
-from .lockout import PasswordCheck
+from .grants.lockout import PasswordCheck
 from .models import (
     AccessTokenMixin,
     AuthorizationCodeMixin,

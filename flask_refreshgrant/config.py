@@ -29,7 +29,7 @@ from .coercion import (
     path_prefix,
     scope_list,
 )
-from .dpop_jws import algorithm_list
+from .dpop.jws import algorithm_list
 
 
 @dataclasses.dataclass(frozen=True)
@@ -280,7 +280,7 @@ class Settings:
     url_prefix: str
     scopes_supported: tuple[str, ...] | None
     issuer: str | None
-    #: Password guessing (RFC 6749 §4.3.2): see ``lockout.py``.
+    #: Password guessing (RFC 6749 §4.3.2): see ``grants/lockout.py``.
     password_max_failures: int
     password_lockout_seconds: int
     password_max_lockout_seconds: int

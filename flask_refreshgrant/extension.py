@@ -10,19 +10,22 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask
 
-from . import dpop, grace, issuer, management, reasons
-from .authorization_request import AuthorizeView
-from .blueprint import blueprint, metadata_blueprint, metrics_blueprint
-from .cli import oauth2_cli
+from . import issuer, reasons
+from .cli.group import oauth2_cli
 from .config import DEFAULTS, Settings
+from .dpop.proofs import DPoP, check_settings
+from .endpoints.authorization_request import AuthorizeView
 from .errors import ExtensionError
-from .lockout import PasswordCheck, PasswordLockout
+from .grants import grace
+from .grants.lockout import PasswordCheck, PasswordLockout
+from .grants.protocols import AuthenticateUser, GetUserId, LoadUser, default_get_user_id
+from .management import operations
 from .metrics import Metrics
 from .models import Models, complete_models
-from .protocols import AuthenticateUser, GetUserId, LoadUser, default_get_user_id
 from .records import ClientRecord, GrantHistory, GrantRecord
-from .server import AuthorizationServer
-from .state import EXTENSION_KEY, RefreshGrantState, state
+from .server.authorization_server import AuthorizationServer
+from .server.blueprint import blueprint, metadata_blueprint, metrics_blueprint
+from .server.state import EXTENSION_KEY, RefreshGrantState, state
 from .store.admin import AdminStore, ClientCredentials
 from .store.dpop import ProofReplayStore
 from .store.lockout import LockoutStore
@@ -101,7 +104,7 @@ class RefreshGrant:
         if settings.policy.refresh_token_grace_period > 0:
             grace.check_secret_key(secret_key)
         issuer.warn_if_unset(app, settings)
-        dpop.check_settings(settings, secret_key)
+        check_settings(settings, secret_key)
         models = complete_models(db, models)
         store = TokenStore(db, models)
         server = AuthorizationServer(
@@ -113,7 +116,7 @@ class RefreshGrant:
             load_user=load_user,
             get_user_id=get_user_id,
             authorization_code=authorize is not None,
-            dpop=dpop.DPoP(
+            dpop=DPoP(
                 settings,
                 ProofReplayStore(db, models),
                 lambda: int(clock()),
@@ -172,7 +175,7 @@ class RefreshGrant:
         :raises ClientRegistrationError: a refused registration; nothing is
             stored.
         """
-        return management.create_client(
+        return operations.create_client(
             state(),
             name=name,
             grant_types=grant_types,
@@ -208,11 +211,11 @@ class RefreshGrant:
 
         :raises NotFoundError: no such client.
         """
-        return management.get_client(state(), client_id)
+        return operations.get_client(state(), client_id)
 
     def list_clients(self) -> list[ClientRecord]:
         """Every registered client, oldest first."""
-        return management.list_clients(state())
+        return operations.list_clients(state())
 
     def update_client(self, client_id: str, **changes: Any) -> ClientRecord:
         """Change what is given and nothing else; return the client as it is now.
@@ -225,7 +228,7 @@ class RefreshGrant:
         :raises NotFoundError: no such client.
         :raises ClientRegistrationError: a refused change; nothing is stored.
         """
-        return management.update_client(state(), client_id, **changes)
+        return operations.update_client(state(), client_id, **changes)
 
     def rotate_client_secret(
         self, client_id: str, keep_old_for: int = 0
@@ -239,7 +242,7 @@ class RefreshGrant:
         :raises ClientRegistrationError: a public client (no secret), or a
             negative ``keep_old_for``.
         """
-        return management.rotate_client_secret(
+        return operations.rotate_client_secret(
             state(), client_id, keep_old_for=keep_old_for
         )
 
@@ -250,7 +253,7 @@ class RefreshGrant:
 
         :raises NotFoundError: no such client.
         """
-        return management.delete_client(state(), client_id)
+        return operations.delete_client(state(), client_id)
 
     def list_grants(
         self,
@@ -265,7 +268,7 @@ class RefreshGrant:
         :param client_id: only this client's grants.
         :raises NotFoundError: ``client_id`` names no client (and no grant).
         """
-        return management.list_grants(
+        return operations.list_grants(
             state(),
             user_id=user_id,
             client_id=client_id,
@@ -280,7 +283,7 @@ class RefreshGrant:
             :class:`NotFoundError`, as for an unknown id).
         :raises NotFoundError: no such grant.
         """
-        return management.grant_history(state(), grant_id, user_id=user_id)
+        return operations.grant_history(state(), grant_id, user_id=user_id)
 
     def revoke_grant(self, grant_id: str, user_id: str | None = None) -> int:
         """Revoke a grant's refresh and access tokens on behalf of its user
@@ -290,6 +293,6 @@ class RefreshGrant:
             :class:`NotFoundError`): what a user-facing page passes.
         :raises NotFoundError: no such grant.
         """
-        return management.revoke_grant(
+        return operations.revoke_grant(
             state(), grant_id, reason=reasons.USER, user_id=user_id
         )

@@ -245,7 +245,7 @@ class AuthorizationCodeMixin(AuthlibCodeMixin):  # type: ignore[misc]
 
 class PasswordLockoutMixin:
     """Failed password checks of one username, and its lock (RFC 6749
-    §4.3.2; see ``lockout.py``). Rows exist for unknown usernames too, so
+    §4.3.2; see ``grants/lockout.py``). Rows exist for unknown usernames too, so
     that the lock says nothing about which usernames exist; the username
     itself is stored only as a SHA-256 digest (a username field sometimes
     receives a password)."""

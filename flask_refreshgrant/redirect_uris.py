@@ -1,7 +1,7 @@
 """Redirect URIs: which ones a client may register (RFC 6749 §3.1.2,
 RFC 8252 §7, RFC 9700 §2.1), and how a requested one matches them.
 
-No SQL and no Flask: :mod:`.registration` checks registrations with
+No SQL and no Flask: :mod:`.management.registration` checks registrations with
 :func:`redirect_uri_problem`, and the client model matches authorization
 requests with :func:`redirect_uri_matches`.
 """

@@ -36,10 +36,10 @@ from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
 from flask import Request, Response, abort, after_this_request, g, json
 from flask import request as flask_request
 
-from .dpop import DPoPChallenge, challenge, same_key
+from .dpop.proofs import DPoPChallenge, challenge, same_key
 from .http_errors import DATABASE_UNAVAILABLE, database_unavailable
 from .models import AccessTokenMixin
-from .state import state
+from .server.state import state
 
 __all__ = [
     "BearerTokenValidator",

@@ -26,10 +26,10 @@ from typing import Any
 from flask import Flask, current_app
 
 from .errors import ExtensionError
-from .issuing import finish_new_grant
-from .management import create_client as register_client
-from .registration import GRANT_TYPES
-from .state import state
+from .grants.issuing import finish_new_grant
+from .management.operations import create_client as register_client
+from .management.registration import GRANT_TYPES
+from .server.state import state
 from .store.admin import ClientCredentials
 
 #: The grant type minted tokens are recorded under: what an app's users go

@@ -11,7 +11,8 @@ import pytest
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
-from flask_refreshgrant import ConfigurationError, RefreshGrant, cli
+from flask_refreshgrant import ConfigurationError, RefreshGrant
+from flask_refreshgrant.cli import group as cli
 from flask_refreshgrant.coercion import Flag
 from flask_refreshgrant.config import (
     DEFAULTS,

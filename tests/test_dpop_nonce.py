@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from werkzeug.test import TestResponse
 
-from flask_refreshgrant.dpop_nonce import NONCE_WINDOW
+from flask_refreshgrant.dpop.nonces import NONCE_WINDOW
 
 from .conftest import PING_URL, Harness, dpop_key, refresh_row
 

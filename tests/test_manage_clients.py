@@ -17,7 +17,7 @@ from flask_refreshgrant import (
     NotFoundError,
     signals,
 )
-from flask_refreshgrant.cli import oauth2_cli as oauth2_cli_group
+from flask_refreshgrant.cli.group import oauth2_cli as oauth2_cli_group
 from flask_refreshgrant.config import PER_CLIENT_SETTINGS
 from flask_refreshgrant.security import generate_client_id
 

@@ -16,7 +16,7 @@ from werkzeug.test import TestResponse
 
 from flask_refreshgrant import ClientCredentials, ConfigurationError, signals
 from flask_refreshgrant.config import Settings
-from flask_refreshgrant.lockout import FORGET_AFTER_SECONDS
+from flask_refreshgrant.grants.lockout import FORGET_AFTER_SECONDS
 from flask_refreshgrant.security import token_digest
 
 from .conftest import Harness, all_stored_text, listen_to

@@ -12,4 +12,6 @@
   writes: registration, client changes, revocation by client or user, grant
   listing, purge;
 * :mod:`.base` — the session, transactions and row counts they all use.
+
+Imports: ``models``, ``reasons`` and ``security`` only; everything else imports it.
 """

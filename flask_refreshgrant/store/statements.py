@@ -3,7 +3,7 @@
 A statement built per request costs more Python (coercion, a new cache key)
 than running it does on SQLite, so :class:`Statements` builds them at
 ``init_app`` from the app's models, with bound parameters, and
-:mod:`.storage` runs them. Writes address the tables (SQLAlchemy Core), not
+:mod:`.tokens` runs them. Writes address the tables (SQLAlchemy Core), not
 the mapped classes: new and retired token rows need none of the ORM's unit of
 work.
 """

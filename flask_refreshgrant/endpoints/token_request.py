@@ -1,0 +1,130 @@
+"""A token request as RFC 6749 wants it read: parameters from the POST body
+only, no repeated parameters, no credentials in the URL, a form content type,
+and a strict reading of the HTTP Basic header."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from authlib.integrations.flask_oauth2.requests import (
+    FlaskOAuth2Payload,
+    FlaskOAuth2Request,
+)
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from flask.wrappers import Request
+from werkzeug.datastructures import MultiDict
+
+from ..dpop.proofs import Proof
+
+#: Largest token request body accepted; real ones are a few hundred bytes.
+MAX_TOKEN_REQUEST_BYTES = 16 * 1024
+
+#: Parameters that must never travel in the URL of a token request.
+_BODY_ONLY_PARAMETERS = frozenset(
+    {
+        "grant_type",
+        "refresh_token",
+        "code",
+        "code_verifier",
+        "redirect_uri",
+        "username",
+        "password",
+        "client_id",
+        "client_secret",
+        "scope",
+        "assertion",
+        "client_assertion",
+        "token",
+    }
+)
+
+
+class BodyOnlyPayload(FlaskOAuth2Payload):  # type: ignore[misc]
+    """OAuth parameters from the form body only, never the URL query."""
+
+    @property
+    def data(self) -> MultiDict[str, str]:
+        return self._request.form  # type: ignore[no-any-return]
+
+
+class TokenRequest(FlaskOAuth2Request):  # type: ignore[misc]
+    """A token request read from the body only."""
+
+    def __init__(self, request: Request) -> None:
+        super().__init__(request)
+        self.payload = BodyOnlyPayload(request)
+        #: Set by the refresh grant when a grace period replays a response.
+        self.replay_response: dict[str, Any] | None = None
+        #: The request's accepted DPoP proof (RFC 9449), if it sent one.
+        self.dpop: Proof | None = None
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+#: A control character (below U+0020), never part of a parameter.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f]")
+
+
+def _quoted(name: str) -> str:
+    """A parameter name fit for ``error_description`` (RFC 6749 §5.2 allows
+    only some ASCII there, and Authlib raises on anything else)."""
+    return f"'{name}'" if _PLAIN_NAME.fullmatch(name) else "a parameter"
+
+
+def uses_basic(headers: Any) -> bool:
+    """Whether the request tried HTTP Basic client authentication."""
+    scheme = headers.get("Authorization", "").strip().partition(" ")[0]
+    return bool(scheme.lower() == "basic")
+
+
+def basic_credentials(header: str) -> tuple[str, str] | None:
+    """Decode ``Basic base64(id:secret)`` strictly; ``None`` if it is malformed."""
+    _scheme, _, value = header.partition(" ")
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep or not client_id or "\x00" in decoded:
+        return None
+    return client_id, secret
+
+
+def check_body_encoding(request: Request) -> None:
+    """A form body is UTF-8, percent-decoded or not (W3C URL-encoded form
+    parsing); Werkzeug would read an undecodable one as an empty form, or
+    keep ``%FF`` as three literal characters. Reads the body once and keeps
+    it for the form parser."""
+    body = request.get_data(cache=True)
+    try:
+        unquote_to_bytes(body).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequestError(
+            "Malformed request body: it is not UTF-8 form data."
+        ) from None
+
+
+def check_form_request(request: Request) -> None:
+    """Refuse what RFC 6749 §3.2 and §2.3 forbid before any grant or
+    endpoint runs (token, revocation and introspection alike)."""
+    if request.mimetype != "application/x-www-form-urlencoded":
+        raise InvalidRequestError(
+            "The token request must be 'application/x-www-form-urlencoded'."
+        )
+    for name in request.args:
+        if name in _BODY_ONLY_PARAMETERS:
+            raise InvalidRequestError(f"'{name}' must be sent in the request body.")
+    check_body_encoding(request)
+    form = request.form
+    for name in form:
+        values = form.getlist(name)
+        if len(values) > 1:
+            raise InvalidRequestError(f"Repeated {_quoted(name)}.")
+        if _CONTROL_CHARACTER.search(values[0]) or _CONTROL_CHARACTER.search(name):
+            raise InvalidRequestError(f"Invalid characters in {_quoted(name)}.")
+    if "Authorization" in request.headers and "client_secret" in form:
+        raise InvalidRequestError("Use one client authentication method only.")

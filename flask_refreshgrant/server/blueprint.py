@@ -1,0 +1,177 @@
+"""The extension's blueprints: token, revocation and introspection endpoints under
+``OAUTH2_URL_PREFIX``, RFC 8414 metadata at the root, Prometheus metrics at
+``OAUTH2_METRICS_PATH``; errors stay JSON.
+
+Error handlers are scoped to this blueprint, so they never fight the app's own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from flask import Blueprint, Response, current_app, g, json, request
+from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Rule
+
+from ..endpoints.authorization_request import AuthorizationRequest
+from ..endpoints.token_request import MAX_TOKEN_REQUEST_BYTES
+from ..http_errors import database_unavailable, json_error
+from ..issuer import issuer_url
+from ..metrics import Metrics
+from .state import state
+
+blueprint = Blueprint("refreshgrant", __name__)
+#: Mounted at the application root, whatever ``OAUTH2_URL_PREFIX`` says.
+metadata_blueprint = Blueprint("refreshgrant_metadata", __name__)
+#: Mounted at ``OAUTH2_METRICS_PATH``, when it is set.
+metrics_blueprint = Blueprint("refreshgrant_metrics", __name__)
+
+
+#: The endpoints that take POST only. Their routes accept POST without
+#: Flask's automatic OPTIONS answer; a second rule without methods
+#: (:func:`_route_every_method`) sends every other method, OPTIONS and
+#: HEAD included, to the same views, which answer a JSON 405.
+_POST_ONLY = {"/token": "token", "/revoke": "revoke", "/introspect": "introspect"}
+
+
+@blueprint.record
+def _route_every_method(setup: BlueprintSetupState) -> None:
+    prefix = (setup.url_prefix or "").rstrip("/")
+    for path, endpoint in _POST_ONLY.items():
+        name = f"{setup.name_prefix}.{setup.name}.{endpoint}".lstrip(".")
+        setup.app.url_map.add(Rule(prefix + path, endpoint=name, methods=None))
+
+
+def _post_only() -> Response | None:
+    if request.method != "POST":
+        return json_error(
+            405, "invalid_request", "This endpoint accepts POST only.", Allow="POST"
+        )
+    request.max_content_length = MAX_TOKEN_REQUEST_BYTES
+    return None
+
+
+@blueprint.route("/token", methods=["POST"], provide_automatic_options=False)
+def token() -> Response:
+    """RFC 6749 §3.2 token endpoint."""
+    return _post_only() or state().server.create_token_response()
+
+
+#: Where :func:`_start_token_request` leaves the app's metrics and the time
+#: the request started at, in ``g``.
+_STARTED = "refreshgrant_token_request_started"
+_TOKEN_ENDPOINT = f"{blueprint.name}.{token.__name__}"
+
+
+@blueprint.before_request
+def _start_token_request() -> None:
+    """With metrics on, every answer of the token endpoint is counted and
+    timed, those of the error handlers below included."""
+    if request.endpoint == _TOKEN_ENDPOINT:
+        metrics = state().metrics
+        if metrics is not None:
+            setattr(g, _STARTED, (metrics, metrics.token_request_started()))
+
+
+@blueprint.after_request
+def _finish_token_request(response: Response) -> Response:
+    started: tuple[Metrics, float] | None = g.pop(_STARTED, None)
+    if started is not None:
+        metrics, at = started
+        metrics.token_request_finished(request, response, at)
+    return response
+
+
+@blueprint.route("/revoke", methods=["POST"], provide_automatic_options=False)
+def revoke() -> Response:
+    """RFC 7009 token revocation."""
+    return _post_only() or state().server.create_endpoint_response("revocation")
+
+
+@blueprint.route("/introspect", methods=["POST"], provide_automatic_options=False)
+def introspect() -> Response:
+    """RFC 7662 token introspection."""
+    return _post_only() or state().server.create_endpoint_response("introspection")
+
+
+@blueprint.route("/authorize", methods=["GET", "POST"])
+def authorize() -> ResponseReturnValue:
+    """RFC 6749 §3.1 authorization endpoint: validated here, then the app's
+    ``authorize`` view asks the user (login, consent)."""
+    app_state = state()
+    if app_state.authorize is None:
+        return json_error(404, "invalid_request", "No authorization endpoint here.")
+    try:
+        authorization = AuthorizationRequest(app_state.server)
+    except OAuth2Error as error:
+        # A redirect back to the client when its redirect URI is known to be
+        # good (RFC 6749 §4.1.2.1), else a JSON error to the user agent.
+        return app_state.server.handle_error_response(None, error)
+    return app_state.authorize(authorization)
+
+
+@metadata_blueprint.get("/.well-known/oauth-authorization-server")
+def authorization_server_metadata() -> Response:
+    """RFC 8414 metadata."""
+    app_state = state()
+    settings = app_state.settings
+    issuer = issuer_url(settings)
+    base = issuer + settings.url_prefix
+    confidential = ["client_secret_basic", "client_secret_post"]
+    body: dict[str, Any] = {
+        "issuer": issuer,
+        "token_endpoint": base + "/token",
+        "revocation_endpoint": base + "/revoke",
+        "introspection_endpoint": base + "/introspect",
+        "grant_types_supported": app_state.server.grant_types_supported,
+        "response_types_supported": ["code"] if app_state.authorize else [],
+        "token_endpoint_auth_methods_supported": [*confidential, "none"],
+        "revocation_endpoint_auth_methods_supported": [*confidential, "none"],
+        "introspection_endpoint_auth_methods_supported": confidential,
+        # RFC 9207: authorization responses, codes and errors alike, carry
+        # ``iss`` (this issuer).
+        "authorization_response_iss_parameter_supported": True,
+    }
+    if app_state.authorize is not None:
+        body["authorization_endpoint"] = base + "/authorize"
+        body["code_challenge_methods_supported"] = ["S256"]
+    if settings.scopes_supported:
+        body["scopes_supported"] = list(settings.scopes_supported)
+    body.update(app_state.server.dpop.metadata())
+    return Response(json.dumps(body), headers={"Content-Type": "application/json"})
+
+
+@metrics_blueprint.get("")
+def metrics() -> Response:
+    """SPEC §7.2: the counters and the histogram, for Prometheus to scrape."""
+    app_metrics = state().metrics
+    assert app_metrics is not None  # mounted only then
+    body, content_type = app_metrics.exposition(request.headers.get("Accept"))
+    return Response(body, content_type=content_type)
+
+
+@blueprint.errorhandler(OperationalError)
+@blueprint.errorhandler(InterfaceError)
+@blueprint.errorhandler(PoolTimeoutError)
+def database_error(error: Exception) -> Response:
+    """The database is down, unreachable or locked."""
+    return database_unavailable(error, state().store.rollback)
+
+
+@blueprint.errorhandler(HTTPException)
+def http_error(error: HTTPException) -> Response:
+    """Werkzeug's HTML error pages become RFC 6749 JSON errors."""
+    status = error.code or 400
+    return json_error(status, "invalid_request" if status < 500 else "server_error")
+
+
+@blueprint.errorhandler(Exception)
+def unexpected_error(error: Exception) -> Response:
+    """Never an HTML page or a stack trace to an OAuth client."""
+    current_app.logger.exception("OAuth 2.0 endpoint failed")
+    return json_error(500, "server_error")
