@@ -13,7 +13,7 @@ the machine's load hits all of them): ``bearer``, then ``DPoP`` with an
 the timed loop; the timing covers the server only. Reported: the median over
 rounds of the wall time and the process CPU per refresh, refreshes/s, and
 the DPoP overhead over bearer. Separately, the CPU of verifying one proof
-(``dpop_jws.verify``: JWS parsing, key import, signature, RFC 7638
+(``dpop.jws.verify``: JWS parsing, key import, signature, RFC 7638
 thumbprint) per algorithm, without the database.
 
 ``--baseline TREE`` (a checkout of another commit, e.g. ``git archive main |
@@ -169,16 +169,16 @@ def signature_cpu(alg: str, key: Any, made: list[str]) -> float:
 
 
 def verification_cpu(samples: int) -> dict[str, dict[str, float]]:
-    """Microseconds of CPU to check one proof's JWS (``dpop_jws.verify``), per
+    """Microseconds of CPU to check one proof's JWS (``dpop.jws.verify``), per
     algorithm, without the database; and of its signature alone."""
-    from flask_refreshgrant import dpop_jws
+    from flask_refreshgrant.dpop import jws
 
     result: dict[str, dict[str, float]] = {}
     for alg in ALGORITHMS:
         key = new_key(alg)
         made = proofs(key, alg, samples)
         timer = timeit.Timer(
-            verifying(iter(made * 3), dpop_jws.verify), timer=time.process_time
+            verifying(iter(made * 3), jws.verify), timer=time.process_time
         )
         runs = timer.repeat(repeat=3, number=samples)
         result[alg] = {

@@ -45,18 +45,18 @@ PARTS: list[tuple[str, str, str]] = [
     (". Flask dispatch of the view", "flask/app.py", "full_dispatch_request"),
     (
         ". . project: create_token_response",
-        "flask_refreshgrant/server.py",
+        "flask_refreshgrant/server/authorization_server.py",
         "create_token_response",
     ),
     (
         ". . . check_form_request (body-only checks)",
-        "flask_refreshgrant/token_request.py",
+        "flask_refreshgrant/endpoints/token_request.py",
         "check_form_request",
     ),
     (". . . Authlib: create_oauth2_request", "", "create_oauth2_request"),
     (
         ". . . validate_token_request (project's, then Authlib's)",
-        "flask_refreshgrant/refresh_grant.py",
+        "flask_refreshgrant/grants/refresh.py",
         "validate_token_request",
     ),
     (
@@ -79,7 +79,7 @@ PARTS: list[tuple[str, str, str]] = [
     (". . . . . SELECT refresh token (find_refresh_token)", "", "find_refresh_token"),
     (
         ". . . grant: create_token_response",
-        "flask_refreshgrant/refresh_grant.py",
+        "flask_refreshgrant/grants/refresh.py",
         "create_token_response",
     ),
     (". . . . load_user (SELECT user)", "", "authenticate_user"),
