@@ -26,7 +26,10 @@ from .coercion import (
     count,
     issuer_url,
     optional_path,
+    optional_resource,
     path_prefix,
+    registration_mode,
+    resource_list,
     scope_list,
 )
 from .dpop.jws import algorithm_list
@@ -238,6 +241,42 @@ SETTINGS: tuple[Setting, ...] = (
         "where Prometheus metrics are served (needs the `metrics` extra, "
         "`prometheus_client`); `None`: no metrics",
     ),
+    Setting(
+        "OAUTH2_DEFAULT_RESOURCE",
+        "default_resource",
+        None,
+        optional_resource,
+        "URI",
+        "the audience of a token whose request named no resource; `None`: the issuer",
+    ),
+    Setting(
+        "OAUTH2_RESOURCES",
+        "resources",
+        None,
+        resource_list,
+        "list",
+        "the resources (RFC 8707) tokens are issued for; `None`: any `https` "
+        "URI or `http` loopback URI; anything else is `invalid_target`",
+    ),
+    Setting(
+        "OAUTH2_DYNAMIC_REGISTRATION",
+        "dynamic_registration",
+        False,
+        registration_mode,
+        "mode",
+        "dynamic client registration (RFC 7591) at `{prefix}/register`: "
+        '`False` (off), `"open"`, or `"token"` (an initial access token from '
+        "`flask oauth2 registration-token create` is needed)",
+    ),
+    Setting(
+        "OAUTH2_REGISTRATION_RATE_LIMIT",
+        "registration_rate_limit",
+        20,
+        count,
+        "count",
+        "dynamic registrations one client address may make per hour (then "
+        "`429` with `Retry-After`); `0`: no limit",
+    ),
 )
 
 #: The settings a client can override, in table order.
@@ -290,6 +329,14 @@ class Settings:
     dpop_require_nonce: bool
     #: Where Prometheus metrics are served, or ``None``: no metrics.
     metrics_path: str | None
+    #: The audience of a token that named no resource; ``None``: the issuer.
+    default_resource: str | None = None
+    #: ``OAUTH2_RESOURCES`` (RFC 8707); ``None``: any https or loopback URI.
+    resources: tuple[str, ...] | None = None
+    #: ``"open"``, ``"token"``, or ``None``: no dynamic registration.
+    dynamic_registration: str | None = None
+    #: Registrations per client address and hour; ``0``: unlimited.
+    registration_rate_limit: int = 20
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:

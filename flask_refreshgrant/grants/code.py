@@ -16,9 +16,11 @@ from .. import reasons, signals
 from ..dpop.proofs import same_key
 from ..issuer import issuer_url
 from ..models import AuthorizationCodeMixin, ClientMixin
+from ..resource_uris import joined
 from ..store.rows import IssuedTokens
 from .common import GrantMixin
 from .issuing import finish_new_grant
+from .resources import authorization_request_resources, for_new_grant
 
 #: Seconds an authorization code is valid (RFC 6749 §4.1.2: "10 minutes" at most).
 AUTHORIZATION_CODE_LIFETIME = 600
@@ -66,6 +68,7 @@ class AuthorizationCodeGrant(GrantMixin, grants.AuthorizationCodeGrant):  # type
             now=now,
             expires_at=now + AUTHORIZATION_CODE_LIFETIME,
             dpop_jkt=DPoPKeyThumbprint.requested(self),
+            resources=joined(authorization_request_resources(request)),
         )
 
     def query_authorization_code(
@@ -115,6 +118,9 @@ class AuthorizationCodeGrant(GrantMixin, grants.AuthorizationCodeGrant):  # type
         if user is None:
             raise InvalidGrantError("The user of this code no longer exists.")
         self.request.user = user
+        # RFC 8707 §2.2: a subset of the code's resources, checked before
+        # the code is used.
+        targets = for_new_grant(self.named_resources, code.resources)
         token: dict[str, Any] = self.generate_token(user=user, scope=code.scope)
         store = self.server.store
         access_token_jkt, refresh_token_jkt = self.new_grant_bindings()
@@ -142,6 +148,8 @@ class AuthorizationCodeGrant(GrantMixin, grants.AuthorizationCodeGrant):  # type
             store=redeem,
             access_token_jkt=access_token_jkt,
             refresh_token_jkt=refresh_token_jkt,
+            audience=targets.audience,
+            resources=targets.grant,
         )
         return 200, token, self.TOKEN_RESPONSE_HEADER
 

@@ -43,6 +43,7 @@ from ..grants.lockout import PasswordLockout
 from ..grants.password import PasswordGrant
 from ..grants.protocols import AuthenticateUser, GetUserId, LoadUser
 from ..grants.refresh import RefreshTokenGrant
+from ..grants.resources import ResourceIndicators
 from ..issuer import issuer_url
 from ..models import ClientMixin
 from ..security import generate_token
@@ -89,7 +90,8 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         self.register_client_auth_method("client_secret_post", self._authenticate_post)
         if authorization_code:
             self.register_grant(
-                AuthorizationCodeGrant, [S256CodeChallenge(), DPoPKeyThumbprint()]
+                AuthorizationCodeGrant,
+                [S256CodeChallenge(), DPoPKeyThumbprint(), ResourceIndicators()],
             )
         self.register_grant(RefreshTokenGrant)
         self.register_grant(ClientCredentialsGrant)
