@@ -8,15 +8,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+import requests
 from flask import Flask
 
 from example_app.models import oauth
 from flask_refreshgrant import ClientCredentials
 
-from .interop_node import NodeInterop
+from .interop_node import NodeInterop, NodeResult
 from .live import DEMO_PASSWORD, DEMO_USERNAME, LiveServer, live_server
+from .test_dpop_live import REDIRECT_URI, approve, log_in, register
 
 
 def dashed_client(make_example_app: Callable[..., Flask]) -> ClientCredentials:
@@ -86,3 +89,110 @@ def test_openid_client_password_grant_and_refresh(
             assert refresh["access_token"] != password["access_token"], label
             # The refreshed access token works at the app's API.
             assert server.me(refresh["access_token"]).status_code == 200, label
+
+
+def oidc(
+    node: NodeInterop,
+    server: LiveServer,
+    client: ClientCredentials,
+    step: str,
+    *args: str,
+) -> NodeResult:
+    """``oidc.mjs STEP`` as the confidential ``client``, discovering
+    ``server`` by its RFC 8414 metadata (no OpenID Connect yet)."""
+    assert client.client_secret is not None
+    return node.result(
+        "oidc.mjs",
+        step,
+        "--issuer",
+        server.base_url,
+        "--client-id",
+        client.client_id,
+        "--client-secret",
+        client.client_secret,
+        "--algorithm",
+        "oauth2",
+        *args,
+    )
+
+
+def succeeded(result: NodeResult) -> Any:
+    assert result.returncode == 0, result.data
+    return result.data
+
+
+def test_openid_client_code_flow_step_by_step(
+    tmp_path: Path,
+    database_url: str,
+    make_example_app: Callable[..., Flask],
+    node: NodeInterop,
+) -> None:
+    """``oidc.mjs authorize``/``exchange``/``refresh`` without the openid
+    scope: code + PKCE S256 + state, ``iss`` in the response (RFC 9207)
+    checked by openid-client, Basic form-encoded credentials."""
+    with live_server(tmp_path, database_url) as server:
+        client = register(
+            make_example_app,
+            grant_types=["authorization_code", "refresh_token"],
+            redirect_uris=[REDIRECT_URI],
+        )
+        started = succeeded(
+            oidc(
+                node,
+                server,
+                client,
+                "authorize",
+                "--redirect-uri",
+                REDIRECT_URI,
+                "--scope",
+                "PRODUCTION",
+            )
+        )
+        url = urlsplit(started["url"])
+        assert f"{url.scheme}://{url.netloc}{url.path}" == (
+            server.base_url + "/oauth2/authorize"
+        )
+        assert dict(parse_qsl(url.query)) == {
+            "client_id": client.client_id,
+            "response_type": "code",
+            "redirect_uri": REDIRECT_URI,
+            "scope": "PRODUCTION",
+            "code_challenge": started["code_challenge"],
+            "code_challenge_method": "S256",
+            "nonce": started["nonce"],
+            "state": started["state"],
+        }
+        with requests.Session() as browser:
+            log_in(server, browser)
+            callback = approve(server, browser, started["url"])
+        assert dict(parse_qsl(urlsplit(callback).query))["iss"] == server.base_url
+        exchange = (
+            "exchange",
+            "--callback-url",
+            callback,
+            "--code-verifier",
+            started["code_verifier"],
+            "--state",
+            started["state"],
+        )
+        exchanged = succeeded(oidc(node, server, client, *exchange))
+        tokens = exchanged["tokens"]
+        assert tokens["scope"] == "PRODUCTION"
+        assert exchanged["id_token_claims"] is None
+        assert server.me(tokens["access_token"]).status_code == 200
+        refreshed = succeeded(
+            oidc(
+                node,
+                server,
+                client,
+                "refresh",
+                "--refresh-token",
+                tokens["refresh_token"],
+            )
+        )
+        assert refreshed["tokens"]["refresh_token"] != tokens["refresh_token"]
+        assert server.me(refreshed["tokens"]["access_token"]).status_code == 200
+        # The code is spent: a second exchange is the server's invalid_grant.
+        again = oidc(node, server, client, *exchange)
+        assert again.returncode == 1
+        assert again.error["error"] == "invalid_grant", again.data
