@@ -59,9 +59,24 @@ class NodeResult:
         return error
 
 
+def command_line(*args: str, **options: str | bool | None) -> list[str]:
+    """``args``, then each option as ``--name=value`` (``_`` in a name
+    becomes ``-``; ``True`` is a bare ``--name``; ``None`` and ``False`` are
+    left out). ``=`` keeps a value that starts with ``-`` (a generated
+    secret may) from being read as an option."""
+    line = list(args)
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            line.append(flag)
+        elif isinstance(value, str):
+            line.append(f"{flag}={value}")
+    return line
+
+
 @dataclass(frozen=True)
 class NodeInterop:
-    """Runs ``node tests/interop/SCRIPT ARGS…``."""
+    """Runs ``node tests/interop/SCRIPT ARGS… --OPTION=VALUE…``."""
 
     node: str
     directory: Path = INTEROP_DIR
@@ -72,10 +87,13 @@ class NodeInterop:
         *args: str,
         env: Mapping[str, str] | None = None,
         timeout: float = SCRIPT_TIMEOUT,
+        **options: str | bool | None,
     ) -> NodeResult:
-        """Run ``script``; its JSON and exit status, whatever they are."""
+        """Run ``script`` with ``args`` (positional: a step, a token) and
+        ``options`` (see :func:`command_line`); its JSON and exit status,
+        whatever they are."""
         completed = subprocess.run(
-            [self.node, str(self.directory / script), *args],
+            [self.node, str(self.directory / script), *command_line(*args, **options)],
             cwd=self.directory,
             env={**os.environ, **(env or {})},
             stdin=subprocess.DEVNULL,
@@ -95,7 +113,8 @@ class NodeInterop:
         return NodeResult(completed.returncode, data, completed.stderr)
 
     def run(self, script: str, *args: str, **kwargs: Any) -> Any:
-        """Run ``script`` and return its JSON; fail the test if it failed."""
+        """Like :meth:`result`, but return the JSON and fail the test if the
+        script failed."""
         result = self.result(script, *args, **kwargs)
         assert result.returncode == 0, (
             f"node {script} exited with {result.returncode}: "

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .interop_node import NodeInterop
+from .interop_node import NodeInterop, NodeResult, command_line
 
 ISSUER = "https://issuer.example"
 AUDIENCE = "https://api.example"
@@ -47,30 +47,24 @@ def serve_jwks(jwks: dict[str, Any]) -> Iterator[str]:
         thread.join()
 
 
-def sign(node: NodeInterop, *args: str) -> dict[str, Any]:
+def sign(node: NodeInterop, **options: str) -> dict[str, Any]:
     signed: dict[str, Any] = node.run(
-        "jwt_sign.mjs", "--issuer", ISSUER, "--audience", AUDIENCE, *args
+        "jwt_sign.mjs", issuer=ISSUER, audience=AUDIENCE, **options
     )
     return signed
 
 
-def verify(node: NodeInterop, jwks_uri: str, token: str, *args: str) -> Any:
+def verify(
+    node: NodeInterop, jwks_uri: str, token: str, audience: str = AUDIENCE
+) -> NodeResult:
     return node.result(
-        "jwt_verify.mjs",
-        "--jwks-uri",
-        jwks_uri,
-        "--issuer",
-        ISSUER,
-        "--audience",
-        AUDIENCE,
-        *args,
-        token,
+        "jwt_verify.mjs", token, jwks_uri=jwks_uri, issuer=ISSUER, audience=audience
     )
 
 
 def test_jwt_verify_accepts_a_token_signed_by_a_served_key(node: NodeInterop) -> None:
     for alg in ("ES256", "RS256", "EdDSA"):
-        signed = sign(node, "--alg", alg)
+        signed = sign(node, alg=alg)
         with serve_jwks(signed["jwks"]) as jwks_uri:
             result = verify(node, jwks_uri, signed["token"])
         assert result.returncode == 0, result.data
@@ -89,24 +83,17 @@ def test_jwt_verify_refuses_wrong_claims_type_and_key(node: NodeInterop) -> None
     signed = sign(node)
     other = sign(node)  # another key pair, same kid
     with serve_jwks(signed["jwks"]) as jwks_uri:
-        wrong_audience = node.result(
-            "jwt_verify.mjs",
-            "--jwks-uri",
-            jwks_uri,
-            "--issuer",
-            ISSUER,
-            "--audience",
-            "https://other.example",
-            signed["token"],
+        wrong_audience = verify(
+            node, jwks_uri, signed["token"], audience="https://other.example"
         )
         key = json.dumps(signed["private_jwk"])
         wrong_typ = verify(
-            node, jwks_uri, sign(node, "--private-jwk", key, "--typ", "JWT")["token"]
+            node, jwks_uri, sign(node, private_jwk=key, typ="JWT")["token"]
         )
         expired = verify(
             node,
             jwks_uri,
-            sign(node, "--private-jwk", key, "--expires-in=-120")["token"],
+            sign(node, private_jwk=key, expires_in="-120")["token"],
         )
         wrong_key = verify(node, jwks_uri, other["token"])
     assert wrong_audience.error["code"] == "ERR_JWT_CLAIM_VALIDATION_FAILED"
@@ -123,3 +110,17 @@ def test_scripts_report_usage_errors_as_json(node: NodeInterop) -> None:
     result = node.result("oidc.mjs", "no-such-step")
     assert result.returncode == 2
     assert result.error["code"] == "ERR_USAGE"
+
+
+def test_option_values_may_start_with_a_dash(node: NodeInterop) -> None:
+    """A generated secret or token may start with ``-``: keyword options go
+    as ``--name=value``, which Node's ``parseArgs`` never takes for a flag."""
+    assert command_line("step", client_secret="-abc", no_id_token=True, nonce=None) == [
+        "step",
+        "--client-secret=-abc",
+        "--no-id-token",
+    ]
+    signed = sign(node, sub="-starts-with-a-dash")
+    with serve_jwks(signed["jwks"]) as jwks_uri:
+        result = verify(node, jwks_uri, signed["token"])
+    assert result.data["payload"]["sub"] == "-starts-with-a-dash"

@@ -17,7 +17,7 @@ from flask import Flask
 from example_app.models import oauth
 from flask_refreshgrant import ClientCredentials
 
-from .interop_node import NodeInterop, NodeResult
+from .interop_node import NodeInterop, NodeResult, command_line
 from .live import DEMO_PASSWORD, DEMO_USERNAME, LiveServer, live_server
 from .test_dpop_live import REDIRECT_URI, approve, log_in, register
 
@@ -45,22 +45,14 @@ def token_script(
 ) -> Any:
     return node.run(
         "token.mjs",
-        "--issuer",
-        server.base_url,
-        "--client-id",
-        client_id,
-        "--client-secret",
-        secret,
-        "--auth",
-        auth,
-        "--username",
-        DEMO_USERNAME,
-        "--password",
-        DEMO_PASSWORD,
-        "--scope",
-        "PRODUCTION SANDBOX",
-        "--refresh-scope",
-        "PRODUCTION",
+        issuer=server.base_url,
+        client_id=client_id,
+        client_secret=secret,
+        auth=auth,
+        username=DEMO_USERNAME,
+        password=DEMO_PASSWORD,
+        scope="PRODUCTION SANDBOX",
+        refresh_scope="PRODUCTION",
     )
 
 
@@ -96,7 +88,7 @@ def oidc(
     server: LiveServer,
     client: ClientCredentials,
     step: str,
-    *args: str,
+    **options: str,
 ) -> NodeResult:
     """``oidc.mjs STEP`` as the confidential ``client``, discovering
     ``server`` by its RFC 8414 metadata (no OpenID Connect yet)."""
@@ -104,15 +96,11 @@ def oidc(
     return node.result(
         "oidc.mjs",
         step,
-        "--issuer",
-        server.base_url,
-        "--client-id",
-        client.client_id,
-        "--client-secret",
-        client.client_secret,
-        "--algorithm",
-        "oauth2",
-        *args,
+        *command_line(**options),
+        issuer=server.base_url,
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+        algorithm="oauth2",
     )
 
 
@@ -142,10 +130,8 @@ def test_openid_client_code_flow_step_by_step(
                 server,
                 client,
                 "authorize",
-                "--redirect-uri",
-                REDIRECT_URI,
-                "--scope",
-                "PRODUCTION",
+                redirect_uri=REDIRECT_URI,
+                scope="PRODUCTION",
             )
         )
         url = urlsplit(started["url"])
@@ -166,33 +152,22 @@ def test_openid_client_code_flow_step_by_step(
             log_in(server, browser)
             callback = approve(server, browser, started["url"])
         assert dict(parse_qsl(urlsplit(callback).query))["iss"] == server.base_url
-        exchange = (
-            "exchange",
-            "--callback-url",
-            callback,
-            "--code-verifier",
-            started["code_verifier"],
-            "--state",
-            started["state"],
-        )
-        exchanged = succeeded(oidc(node, server, client, *exchange))
+        exchange = {
+            "callback_url": callback,
+            "code_verifier": started["code_verifier"],
+            "state": started["state"],
+        }
+        exchanged = succeeded(oidc(node, server, client, "exchange", **exchange))
         tokens = exchanged["tokens"]
         assert tokens["scope"] == "PRODUCTION"
         assert exchanged["id_token_claims"] is None
         assert server.me(tokens["access_token"]).status_code == 200
         refreshed = succeeded(
-            oidc(
-                node,
-                server,
-                client,
-                "refresh",
-                "--refresh-token",
-                tokens["refresh_token"],
-            )
+            oidc(node, server, client, "refresh", refresh_token=tokens["refresh_token"])
         )
         assert refreshed["tokens"]["refresh_token"] != tokens["refresh_token"]
         assert server.me(refreshed["tokens"]["access_token"]).status_code == 200
         # The code is spent: a second exchange is the server's invalid_grant.
-        again = oidc(node, server, client, *exchange)
+        again = oidc(node, server, client, "exchange", **exchange)
         assert again.returncode == 1
         assert again.error["error"] == "invalid_grant", again.data
