@@ -207,7 +207,7 @@ def test_without_joserfc_dpop_is_off_and_says_what_to_install(
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    hint = "pip install 'flask-refreshgrant[dpop]'"
+    hint = "pip install 'joserfc>=1.6'"
     assert lines == [
         "registration: dpop_bound_access_tokens needs DPoP, which needs joserfc: "
         + hint,
