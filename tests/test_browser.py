@@ -263,9 +263,9 @@ def test_connected_apps_page_in_a_browser(
                 )
             refresh_token = text(page, "#refresh-token")
 
-            # The token page links to the Connected apps page.
+            # The token page links to its grant on the Connected apps page.
             page.click("#connected-apps-link")
-            page.wait_for_url("**/connected-apps")
+            page.wait_for_url("**/connected-apps#grant-*")
             assert page.locator("section.connected-app").count() == 1
             assert text(page, ".connected-app .client-name") == "Demo client"
             assert "2 refreshes so far" in text(page, ".connected-app .last-refreshed")
