@@ -1,7 +1,7 @@
 """Issue 19, point 1: the password lock holds under a burst (SPEC §6.1, §13).
 
 A burst of simultaneous password attempts for one username, against the
-example app under gunicorn with 2 workers × 8 threads, on SQLite and on
+example app under gunicorn with 2 workers of 8 threads, on SQLite and on
 PostgreSQL: the app's password check runs at most
 ``OAUTH2_PASSWORD_MAX_FAILURES`` times (``tests/counting_app.py`` logs each
 check), and the right password in the burst gets ``200`` only if it was one
