@@ -1,0 +1,121 @@
+"""Issue 19: hostile input answered with the endpoint's JSON error, never a
+5xx or an HTML page (SPEC §13), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import json
+import warnings
+
+import pytest
+from joserfc import jws
+from joserfc.errors import SecurityWarning
+
+from flask_refreshgrant import bounded_json
+
+from .conftest import PING_URL, TOKEN_URL, Harness, dpop_key
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+PASSWORD = {"grant_type": "password", "username": "alice", "password": "wonderland"}
+
+
+# -- bounded JSON ----------------------------------------------------------------
+
+
+def test_bounded_json_accepts_32_levels_and_refuses_33() -> None:
+    assert bounded_json.loads(nested(32)) == json.loads(nested(32))
+    with pytest.raises(bounded_json.JSONLimitError, match="deeper than 32"):
+        bounded_json.loads(nested(33))
+
+
+def test_bounded_json_refuses_a_thousand_levels_without_recursion() -> None:
+    with pytest.raises(bounded_json.JSONLimitError, match="deeper than 32"):
+        bounded_json.loads('{"a":' + nested(1000) + "}")
+
+
+def test_bounded_json_counts_no_bracket_inside_a_string() -> None:
+    text = json.dumps({"a": "[{" * 100, "b": '\\"[[[' * 20, "c": [[1]]})
+    assert bounded_json.nesting_depth(text.encode()) == 3
+    assert bounded_json.loads(text)["c"] == [[1]]
+
+
+def test_bounded_json_refuses_more_than_8_kib() -> None:
+    bounded_json.loads(json.dumps("x" * 8000))
+    with pytest.raises(bounded_json.JSONLimitError, match="larger than 8192"):
+        bounded_json.loads(json.dumps("x" * 8191))
+
+
+# -- point 2: nested DPoP proofs -------------------------------------------------
+
+
+def nested_header_proof(depth: int = 1000) -> str:
+    """The issue's repro: a header nested ``depth`` deep, unsigned."""
+    return b64(('{"a":' + nested(depth) + "}").encode()) + ".e30.AA"
+
+
+def nested_claims_proof(h: Harness, htu: str, htm: str, depth: int = 1000) -> str:
+    """A proof signed by the attacker's own key whose claims nest deep."""
+    key = dpop_key(h)
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.public_jwk}
+    claims = (
+        f'{{"jti":"j","htm":"{htm}","htu":"{htu}","iat":{int(h.clock.now)},'
+        f'"x":{nested(depth)}}}'
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SecurityWarning)
+        return jws.serialize_compact(header, claims, key.key, algorithms=["ES256"])
+
+
+@pytest.mark.parametrize(
+    ("case", "what"),
+    [("header", "header"), ("header 33", "header"), ("claims", "claims")],
+)
+def test_a_deeply_nested_proof_is_invalid_dpop_proof_at_the_token_endpoint(
+    harness: Harness, case: str, what: str
+) -> None:
+    client = harness.create_client()
+    proof = {
+        "header": lambda: nested_header_proof(),
+        "header 33": lambda: nested_header_proof(33),
+        "claims": lambda: nested_claims_proof(harness, TOKEN_URL, "POST"),
+    }[case]()
+    response = harness.token(PASSWORD, client, headers={"DPoP": proof})
+    assert response.status_code == 400
+    assert response.json == {
+        "error": "invalid_dpop_proof",
+        "error_description": (
+            f"The {what} of the DPoP proof is too large or too deeply nested."
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", ["header", "claims"])
+def test_a_deeply_nested_proof_is_a_dpop_challenge_at_a_resource(
+    harness: Harness, case: str
+) -> None:
+    key = dpop_key(harness)
+    response = harness.token(PASSWORD, harness.create_client(), headers=key.headers())
+    assert response.json is not None
+    access = response.json["access_token"]
+    proof = (
+        nested_header_proof()
+        if case == "header"
+        else nested_claims_proof(harness, PING_URL, "GET")
+    )
+    answer = harness.client.get(
+        "/api/ping", headers={"Authorization": f"DPoP {access}", "DPoP": proof}
+    )
+    assert answer.status_code == 401
+    assert answer.json is not None
+    assert answer.json["error"] == "invalid_dpop_proof"
+    assert answer.headers["WWW-Authenticate"].startswith(
+        'DPoP error="invalid_dpop_proof"'
+    )
