@@ -6,12 +6,13 @@ from __future__ import annotations
 import base64
 import json
 import warnings
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from joserfc import jws
 from joserfc.errors import SecurityWarning
 
-from flask_refreshgrant import bounded_json
+from flask_refreshgrant import ClientCredentials, bounded_json
 
 from .conftest import PING_URL, TOKEN_URL, Harness, dpop_key
 
@@ -119,3 +120,60 @@ def test_a_deeply_nested_proof_is_a_dpop_challenge_at_a_resource(
     assert answer.headers["WWW-Authenticate"].startswith(
         'DPoP error="invalid_dpop_proof"'
     )
+
+
+# -- point 3: characters an error_description may not hold, at /authorize -------
+
+REDIRECT = "https://client.example.com/cb"
+
+
+def code_client(h: Harness) -> ClientCredentials:
+    return h.create_client(
+        grant_types=("authorization_code", "refresh_token"), redirect_uris=[REDIRECT]
+    )
+
+
+@pytest.mark.parametrize("value", ["é", 'a"b', "a\\b", "code\u2028"])
+def test_an_unknown_response_type_with_odd_characters_is_an_error_not_a_500(
+    harness: Harness, value: str
+) -> None:
+    client = code_client(harness)
+    # The issue's repro: the client's default redirect URI gets the error.
+    response = harness.client.get(
+        "/oauth2/authorize?"
+        + urlencode({"response_type": value, "client_id": client.client_id})
+    )
+    assert response.status_code == 302
+    params = parse_qs(urlsplit(response.headers["Location"]).query)
+    assert params["error"] == ["unsupported_response_type"]
+    assert params["error_description"] == [
+        "The response type is not supported by the server."
+    ]
+    # No client to send it back to: JSON to the user agent.
+    response = harness.client.get(
+        "/oauth2/authorize?" + urlencode({"response_type": value, "client_id": "x"})
+    )
+    assert response.status_code == 400
+    assert response.json == {
+        "error": "unsupported_response_type",
+        "error_description": "The response type is not supported by the server.",
+    }
+
+
+@pytest.mark.parametrize("path", ["é", '"', "\\", "%22"])
+def test_an_unregistered_redirect_uri_with_odd_characters_is_json_400(
+    harness: Harness, path: str
+) -> None:
+    client = code_client(harness)
+    query = {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": "https://client.example.com/" + path,
+    }
+    response = harness.client.get("/oauth2/authorize?" + urlencode(query))
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert response.json == {
+        "error": "invalid_request",
+        "error_description": "The redirect_uri is not registered for this client.",
+    }
