@@ -6,9 +6,11 @@ from __future__ import annotations
 import base64
 import json
 import warnings
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from flask import Flask
 from joserfc import jws
 from joserfc.errors import SecurityWarning
 
@@ -177,3 +179,75 @@ def test_an_unregistered_redirect_uri_with_odd_characters_is_json_400(
         "error": "invalid_request",
         "error_description": "The redirect_uri is not registered for this client.",
     }
+
+
+# -- point 8: every route of the extension answers in JSON ---------------------
+
+METADATA = "/.well-known/oauth-authorization-server"
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "PUT", "DELETE", "TRACE", "PATCH"])
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/oauth2/authorize", "GET, HEAD, POST"),
+        (METADATA, "GET, HEAD"),
+        ("/oauth2/token", "POST"),
+        ("/oauth2/revoke", "POST"),
+        ("/oauth2/introspect", "POST"),
+    ],
+)
+def test_other_methods_are_a_json_405(
+    harness: Harness, method: str, path: str, allow: str
+) -> None:
+    response = harness.client.open(path, method=method)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == allow
+    assert response.json is not None and response.json["error"] == "invalid_request"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_head_of_metadata_is_answered(harness: Harness) -> None:
+    assert harness.client.head(METADATA).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/oauth2/token/", "/oauth2/", "/oauth2", "/oauth2/nothing", "/oauth2/a/b"]
+)
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_unknown_paths_under_the_prefix_are_a_json_404(
+    harness: Harness, path: str, method: str
+) -> None:
+    response = harness.client.open(path, method=method)
+    assert response.status_code == 404
+    assert response.json == {
+        "error": "invalid_request",
+        "error_description": "No such endpoint.",
+    }
+
+
+def test_an_apps_own_route_under_the_prefix_keeps_working(harness: Harness) -> None:
+    @harness.app.get("/oauth2/custom")
+    def custom() -> str:
+        return "mine"
+
+    assert harness.client.get("/oauth2/custom").text == "mine"
+    response = harness.client.delete("/oauth2/custom")
+    assert response.status_code == 405
+    assert response.json is not None and response.json["error"] == "invalid_request"
+    # Outside the prefix the app's own 404 page stays.
+    assert harness.client.get("/nothing").status_code == 404
+    assert harness.client.get("/nothing").mimetype == "text/html"
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "PUT", "DELETE", "TRACE"])
+@pytest.mark.parametrize("path", ["/oauth2/authorize", METADATA])
+def test_the_example_app_answers_other_methods_in_json_too(
+    make_example_app: Callable[..., Flask], method: str, path: str
+) -> None:
+    """With CSRF protection on (the example app's Flask-WTF), as the issue
+    found it: the extension's routes still answer in JSON."""
+    app = make_example_app(EXAMPLE_QUIET=True)
+    response = app.test_client().open(path, method=method)
+    assert response.status_code == 405
+    assert response.mimetype == "application/json"
