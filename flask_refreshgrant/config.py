@@ -20,10 +20,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .coercion import (
+    Count,
     Flag,
     PerClientCoercion,
     Seconds,
-    count,
     issuer_url,
     optional_path,
     path_prefix,
@@ -168,7 +168,7 @@ SETTINGS: tuple[Setting, ...] = (
         "OAUTH2_PASSWORD_MAX_FAILURES",
         "password_max_failures",
         5,
-        count,
+        Count(maximum=1000),
         "count",
         "consecutive failed password checks for one username (password grant "
         "and `check_password`) before it is locked; `0` turns the lock off",
@@ -238,6 +238,16 @@ SETTINGS: tuple[Setting, ...] = (
         "where Prometheus metrics are served (needs the `metrics` extra, "
         "`prometheus_client`); `None`: no metrics",
     ),
+    Setting(
+        "OAUTH2_MAX_BODY_BYTES",
+        "max_body_bytes",
+        16 * 1024,
+        Count(minimum=1024, maximum=16 * 1024 * 1024, unit="of bytes"),
+        "bytes",
+        "largest request body the extension's endpoints read, with or without "
+        "`Content-Length`, chunked included; a larger one is refused (`413`), "
+        "never cut",
+    ),
 )
 
 #: The settings a client can override, in table order.
@@ -290,6 +300,8 @@ class Settings:
     dpop_require_nonce: bool
     #: Where Prometheus metrics are served, or ``None``: no metrics.
     metrics_path: str | None
+    #: Largest request body read (SPEC §13).
+    max_body_bytes: int
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
