@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import warnings
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -16,7 +18,7 @@ from joserfc.errors import SecurityWarning
 
 from flask_refreshgrant import ClientCredentials, bounded_json
 
-from .conftest import PING_URL, TOKEN_URL, Harness, dpop_key
+from .conftest import PING_URL, TOKEN_URL, Harness, basic_auth, dpop_key
 
 
 def b64(data: bytes) -> str:
@@ -251,3 +253,56 @@ def test_the_example_app_answers_other_methods_in_json_too(
     response = app.test_client().open(path, method=method)
     assert response.status_code == 405
     assert response.mimetype == "application/json"
+
+
+# -- points 4 and 5: OAUTH2_MAX_BODY_BYTES, streamed bodies included --------------
+
+
+def post_streamed(h: Harness, path: str, body: bytes) -> Any:
+    """A body without ``Content-Length`` that the server terminates (as
+    gunicorn and the dev server do for a chunked body)."""
+    return h.client.post(
+        path,
+        input_stream=io.BytesIO(body),
+        content_type="application/x-www-form-urlencoded",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
+@pytest.mark.parametrize(
+    "path", ["/oauth2/token", "/oauth2/revoke", "/oauth2/authorize"]
+)
+def test_the_body_limit_is_a_setting_and_covers_streamed_bodies(
+    make_harness: Callable[..., Harness], path: str
+) -> None:
+    h = make_harness(OAUTH2_MAX_BODY_BYTES=2048)
+    body = b"grant_type=password&token=x&pad=" + b"x" * 2100 + b"&grant_type=again"
+    for response in (
+        post_streamed(h, path, body),
+        h.client.post(
+            path, data=body, content_type="application/x-www-form-urlencoded"
+        ),
+    ):
+        assert response.status_code == 413
+        assert response.json == {
+            "error": "invalid_request",
+            "error_description": "The request body is larger than 2048 bytes.",
+        }
+
+
+def test_a_streamed_body_within_the_limit_is_read_whole(harness: Harness) -> None:
+    client = harness.create_client()
+    form = urlencode({**PASSWORD, "scope": "PRODUCTION"}).encode()
+    response = harness.client.post(
+        "/oauth2/token",
+        input_stream=io.BytesIO(form),
+        content_type="application/x-www-form-urlencoded",
+        headers={
+            "Transfer-Encoding": "chunked",
+            "Authorization": basic_auth(client.client_id, client.client_secret or ""),
+        },
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert response.status_code == 200, response.json
+    assert response.json is not None and response.json["scope"] == "PRODUCTION"

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
 
 from ..endpoints.authorization_request import AuthorizationRequest
-from ..endpoints.token_request import MAX_TOKEN_REQUEST_BYTES
+from ..endpoints.request_body import BodyTooLarge, MalformedBody, read_body
 from ..http_errors import database_unavailable, json_error
 from ..issuer import issuer_url
 from ..metrics import Metrics
@@ -100,10 +100,23 @@ def _method_not_allowed(methods: tuple[str, ...]) -> Response | None:
 
 
 def _post_only() -> Response | None:
-    refused = _method_not_allowed(("POST",))
-    if refused is None:
-        request.max_content_length = MAX_TOKEN_REQUEST_BYTES
-    return refused
+    return _method_not_allowed(("POST",))
+
+
+@blueprint.before_request
+def _read_body() -> Response | None:
+    """Every body sent to the extension's endpoints is read whole before
+    anything parses it, or refused (SPEC §13; :mod:`..endpoints.request_body`)."""
+    limit = state().settings.max_body_bytes
+    try:
+        read_body(request, limit)
+    except BodyTooLarge:
+        return json_error(
+            413, "invalid_request", f"The request body is larger than {limit} bytes."
+        )
+    except MalformedBody:
+        return json_error(400, "invalid_request", "Malformed request body.")
+    return None
 
 
 @blueprint.route("/token", methods=["POST"], provide_automatic_options=False)
