@@ -306,3 +306,54 @@ def test_a_streamed_body_within_the_limit_is_read_whole(harness: Harness) -> Non
     )
     assert response.status_code == 200, response.json
     assert response.json is not None and response.json["scope"] == "PRODUCTION"
+
+
+# -- point 9: two clients in one request ------------------------------------------
+
+
+@pytest.mark.parametrize("named", ["other", "unknown", "empty"])
+@pytest.mark.parametrize("endpoint", ["token", "revoke", "introspect"])
+def test_a_body_naming_another_client_is_invalid_request(
+    harness: Harness, named: str, endpoint: str
+) -> None:
+    """Basic-authenticated as A with ``client_id=B`` (or an unknown id) in
+    the body: refused, and A's refresh token is not consumed."""
+    a = harness.create_client()
+    b = harness.create_client()
+    granted = harness.password_grant(a)
+    assert granted.json is not None
+    refresh = granted.json["refresh_token"]
+    client_id = {"other": b.client_id, "unknown": "nobody", "empty": ""}[named]
+    data = {"token": refresh, "client_id": client_id}
+    if endpoint == "token":
+        data = {"grant_type": "refresh_token", "refresh_token": refresh, **data}
+        del data["token"]
+    response = harness.client.post(
+        f"/oauth2/{endpoint}",
+        data=data,
+        headers={"Authorization": basic_auth(a.client_id, a.client_secret or "")},
+    )
+    assert response.status_code == 400
+    assert response.json == {
+        "error": "invalid_request",
+        "error_description": (
+            "The client_id in the body is not the client that authenticated."
+        ),
+    }
+    again = harness.token({"grant_type": "refresh_token", "refresh_token": refresh}, a)
+    assert again.status_code == 200, again.json
+
+
+def test_a_body_naming_the_authenticated_client_is_fine(harness: Harness) -> None:
+    a = harness.create_client()
+    granted = harness.password_grant(a)
+    assert granted.json is not None
+    response = harness.token(
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": granted.json["refresh_token"],
+            "client_id": a.client_id,
+        },
+        a,
+    )
+    assert response.status_code == 200, response.json

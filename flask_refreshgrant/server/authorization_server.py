@@ -170,13 +170,22 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         self, request: Any, methods: list[str], endpoint: str = "token"
     ) -> Any:
         """Authlib's, except that 401 is kept for clients that used HTTP Basic
-        (RFC 6749 §5.2) and the rest get 400."""
+        (RFC 6749 §5.2) and the rest get 400, and that a body naming another
+        client than the one that authenticated is ``invalid_request`` (SPEC
+        §13; oauthlib refuses it too): which client is asking must not be in
+        doubt."""
         try:
-            return super().authenticate_client(request, methods, endpoint)
+            client = super().authenticate_client(request, methods, endpoint)
         except InvalidClientError as error:
             if not uses_basic(request.headers):
                 error.status_code = 400
             raise
+        named = request.payload.client_id
+        if named is not None and named != client.client_id:
+            raise InvalidRequestError(
+                "The client_id in the body is not the client that authenticated."
+            )
+        return client
 
     # -- the token endpoint ---------------------------------------------------
 
