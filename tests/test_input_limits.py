@@ -16,9 +16,16 @@ from flask import Flask
 from joserfc import jws
 from joserfc.errors import SecurityWarning
 
-from flask_refreshgrant import ClientCredentials, bounded_json
+from flask_refreshgrant import ClientCredentials, bounded_json, signals
 
-from .conftest import PING_URL, TOKEN_URL, Harness, basic_auth, dpop_key
+from .conftest import (
+    PING_URL,
+    TOKEN_URL,
+    Harness,
+    basic_auth,
+    dpop_key,
+    listen_to,
+)
 
 
 def b64(data: bytes) -> str:
@@ -357,3 +364,46 @@ def test_a_body_naming_the_authenticated_client_is_fine(harness: Harness) -> Non
         a,
     )
     assert response.status_code == 200, response.json
+
+
+# -- point 10: a deleted user's tokens --------------------------------------------
+
+
+def test_revoke_user_ends_a_deleted_users_live_access_tokens(harness: Harness) -> None:
+    """Decided: ``require_oauth`` does not load the user on every call (one
+    more query on the hot path); an app that deletes a user calls
+    ``oauth.revoke_user`` (documented), which revokes every refresh and
+    access token of the user at every client, and fires ``token_revoked``."""
+    other_user = harness.create_user("bob", "builder")
+    clients = [harness.create_client(), harness.create_client()]
+    tokens = []
+    for client in clients:
+        response = harness.password_grant(client)
+        assert response.json is not None
+        tokens.append(response.json)
+    bob = harness.token(
+        {"grant_type": "password", "username": "bob", "password": "builder"},
+        clients[0],
+    ).json
+    assert bob is not None
+
+    def ping(access: str) -> int:
+        headers = {"Authorization": f"Bearer {access}"}
+        return harness.client.get("/api/ping", headers=headers).status_code
+
+    harness.delete_user(1)
+    # Without revoke_user the access token still passes (what the issue saw).
+    assert ping(tokens[0]["access_token"]) == 200
+    with listen_to(signals.token_revoked) as events, harness.app.app_context():
+        assert harness.oauth.revoke_user(1) == 4  # two refresh, two access
+        assert harness.oauth.revoke_user("1") == 0  # nothing live any more
+    assert [(e["user_id"], e["reason"]) for e in events] == [("1", "user")]
+    for issued in tokens:
+        assert ping(issued["access_token"]) == 401
+        refreshed = harness.token(
+            {"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]},
+            clients[0],
+        )
+        assert refreshed.status_code == 400
+    # Another user's tokens are untouched.
+    assert other_user == 2 and ping(bob["access_token"]) == 200

@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from .. import signals
+from .. import reasons, signals
 from ..coercion import TEN_YEARS
 from ..config import PER_CLIENT_SETTINGS, TokenPolicy
 from ..errors import ClientRegistrationError, NotFoundError
@@ -264,5 +264,21 @@ def revoke_grant(
             user_id=family_user,
             family_id=grant_id,
             reason=reason,
+        )
+    return revoked
+
+
+def revoke_user(app_state: RefreshGrantState, user_id: str) -> int:
+    """Revoke every token of ``user_id`` (see :meth:`.RefreshGrant.revoke_user`)."""
+    revoked = app_state.admin.revoke_all(
+        now=app_state.server.now(), reason=reasons.USER, user_id=user_id
+    )
+    if revoked:
+        signals.emit(
+            signals.token_revoked,
+            client_id=None,
+            user_id=user_id,
+            family_id=None,
+            reason=reasons.USER,
         )
     return revoked
