@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from joserfc import jws
 from joserfc.errors import SecurityWarning
@@ -407,3 +408,77 @@ def test_revoke_user_ends_a_deleted_users_live_access_tokens(harness: Harness) -
         assert refreshed.status_code == 400
     # Another user's tokens are untouched.
     assert other_user == 2 and ping(bob["access_token"]) == 200
+
+
+# -- point 7: what an anonymous caller can make the server store -------------------
+
+
+def proof_rows(h: Harness) -> int:
+    with h.app.app_context():
+        model = h.oauth.state().models.dpop_proof
+        assert model is not None
+        return int(h.db.session.scalar(sa.select(sa.func.count()).select_from(model)))
+
+
+def test_anonymous_token_requests_with_valid_proofs_store_nothing(
+    harness: Harness,
+) -> None:
+    client = harness.create_client()
+    key = dpop_key(harness)
+    wrong = ClientCredentials(client.client_id, "wrong-secret")
+    for credentials in (wrong, ClientCredentials("nobody", "x"), None):
+        for _ in range(10):
+            response = harness.token(PASSWORD, credentials, headers=key.headers())
+            assert response.status_code in (400, 401)
+            assert response.json is not None
+            assert response.json["error"] == "invalid_client"
+    assert proof_rows(harness) == 0
+    # An authenticated client's proof is recorded, and used once only.
+    proof = key.proof()
+    assert harness.token(PASSWORD, client, headers={"DPoP": proof}).status_code == 200
+    assert proof_rows(harness) == 1
+    replayed = harness.token(PASSWORD, client, headers={"DPoP": proof})
+    assert replayed.status_code == 400
+    assert replayed.json == {
+        "error": "invalid_dpop_proof",
+        "error_description": "This DPoP proof has been used before.",
+    }
+
+
+def test_resource_calls_without_a_live_bound_token_store_no_proof(
+    harness: Harness,
+) -> None:
+    key = dpop_key(harness)
+    granted = harness.token(PASSWORD, harness.create_client(), headers=key.headers())
+    assert granted.json is not None
+    access = granted.json["access_token"]
+    before = proof_rows(harness)
+    for token in ("made-up-token", "another-one"):
+        for _ in range(10):
+            answer = harness.client.get(
+                "/api/ping",
+                headers={
+                    "Authorization": f"DPoP {token}",
+                    "DPoP": key.proof(PING_URL, "GET", access_token=token),
+                },
+            )
+            assert answer.status_code == 401
+    # A live bound token presented with another key's proof: nothing either.
+    other = dpop_key(harness)
+    answer = harness.client.get(
+        "/api/ping",
+        headers={
+            "Authorization": f"DPoP {access}",
+            "DPoP": other.proof(PING_URL, "GET", access_token=access),
+        },
+    )
+    assert answer.status_code == 401
+    assert proof_rows(harness) == before
+    proof = key.proof(PING_URL, "GET", access_token=access)
+    headers = {"Authorization": f"DPoP {access}", "DPoP": proof}
+    assert harness.client.get("/api/ping", headers=headers).status_code == 200
+    assert proof_rows(harness) == before + 1
+    replayed = harness.client.get("/api/ping", headers=headers)
+    assert replayed.status_code == 401
+    assert replayed.json is not None
+    assert replayed.json["error_description"] == "This DPoP proof has been used before."

@@ -185,6 +185,10 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
             raise InvalidRequestError(
                 "The client_id in the body is not the client that authenticated."
             )
+        proof = getattr(request, "dpop", None)
+        if proof is not None:
+            # Only now: an anonymous caller's proofs are never stored.
+            self.dpop.remember_token_request_proof(proof)
         return client
 
     # -- the token endpoint ---------------------------------------------------
@@ -270,7 +274,8 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
 
     def _token_request_with_proof(self) -> TokenRequest:
         """The token request, with its DPoP proof checked (RFC 9449 §5)
-        before any grant reads or writes anything."""
+        before any grant reads or writes anything; its ``jti`` is recorded
+        once the client has authenticated (:meth:`authenticate_client`)."""
         token_request = TokenRequest(flask_request)
         token_request.dpop = self.dpop.token_request_proof(flask_request)
         return token_request
