@@ -417,7 +417,8 @@ def proof_rows(h: Harness) -> int:
     with h.app.app_context():
         model = h.oauth.state().models.dpop_proof
         assert model is not None
-        return int(h.db.session.scalar(sa.select(sa.func.count()).select_from(model)))
+        count = sa.select(sa.func.count()).select_from(model)
+        return int(h.db.session.execute(count).scalar_one())
 
 
 def test_anonymous_token_requests_with_valid_proofs_store_nothing(
