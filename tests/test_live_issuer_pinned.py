@@ -19,6 +19,7 @@ def test_the_issuer_is_pinned_to_the_loopback_address_served(tmp_path: Path) -> 
     database_url = f"sqlite:///{tmp_path / 'test.db'}"
     with live_server(tmp_path, database_url, tell_base_url=False) as server:
         port = urlsplit(server.base_url).port
+        assert port is not None
 
         def issuer(host: str | None) -> str:
             headers = {} if host is None else {"Host": host}
