@@ -103,22 +103,6 @@ def _post_only() -> Response | None:
     return _method_not_allowed(("POST",))
 
 
-@blueprint.before_request
-def _read_body() -> Response | None:
-    """Every body sent to the extension's endpoints is read whole before
-    anything parses it, or refused (SPEC §13; :mod:`..endpoints.request_body`)."""
-    limit = state().settings.max_body_bytes
-    try:
-        read_body(request, limit)
-    except BodyTooLarge:
-        return json_error(
-            413, "invalid_request", f"The request body is larger than {limit} bytes."
-        )
-    except MalformedBody:
-        return json_error(400, "invalid_request", "Malformed request body.")
-    return None
-
-
 @blueprint.route("/token", methods=["POST"], provide_automatic_options=False)
 def token() -> Response:
     """RFC 6749 §3.2 token endpoint."""
@@ -148,6 +132,23 @@ def _finish_token_request(response: Response) -> Response:
         metrics, at = started
         metrics.token_request_finished(request, response, at)
     return response
+
+
+@blueprint.before_request
+def _read_body() -> Response | None:
+    """(After :func:`_start_token_request`, so metrics count a refusal.)
+    Every body sent to the extension's endpoints is read whole before
+    anything parses it, or refused (SPEC §13; :mod:`..endpoints.request_body`)."""
+    limit = state().settings.max_body_bytes
+    try:
+        read_body(request, limit)
+    except BodyTooLarge:
+        return json_error(
+            413, "invalid_request", f"The request body is larger than {limit} bytes."
+        )
+    except MalformedBody:
+        return json_error(400, "invalid_request", "Malformed request body.")
+    return None
 
 
 @blueprint.route("/revoke", methods=["POST"], provide_automatic_options=False)
