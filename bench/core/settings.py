@@ -5,8 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-KINDS = ("floor", "recipe", "project")
-LABELS = {"floor": "floor", "recipe": "authlib-recipe", "project": "project"}
+KINDS = ("floor", "spec", "recipe", "project")
+LABELS = {
+    "floor": "floor",
+    "spec": "spec-floor",
+    "recipe": "authlib-recipe",
+    "project": "project",
+}
 SECTIONS = (
     "matrix",
     "resource",

@@ -28,9 +28,11 @@ from core.settings import LABELS
 #: (server kind, route, rotation) in the order of the table.
 CASES: list[tuple[str, str, bool]] = [
     ("floor", "token", True),
+    ("spec", "token", True),
     ("recipe", "token", True),
     ("project", "token", True),
     ("floor", "token", False),
+    ("spec", "token", False),
     ("recipe", "token", False),
     ("project", "token", False),
     ("floor", "resource", True),
