@@ -194,6 +194,10 @@ class Statements:
             *(bindparam(f"a_{name}", type_=at.c[name].type) for name in columns)
         ).where(live)
         self.access_if_live = insert(at).from_select(columns, values)
+        #: Where the database returns rows from an INSERT, the new row says
+        #: that one was inserted (psycopg gives no row count for
+        #: ``INSERT … SELECT`` through SQLAlchemy).
+        self.access_if_live_returning = self.access_if_live.returning(at.c.id)
 
 
 def _authenticate(row: Any, secret: str) -> bool:
@@ -212,6 +216,10 @@ def create_app() -> Flask:
     db.init_app(app)
     rotate = env_flag("BENCH_ROTATE", True)
     sql = Statements()
+    with app.app_context():
+        use_sqlite_pragmas(db.engine)
+        db.create_all()
+        returning = db.engine.dialect.insert_returning
 
     @app.post("/oauth2/token")
     def token() -> Response:
@@ -280,11 +288,12 @@ def create_app() -> Flask:
         else:
             refresh_token = presented
             expires_at = row.expires_at
-            inserted = session.execute(
-                sql.access_if_live,
-                {"refresh_id": row.id, **{f"a_{k}": v for k, v in access.items()}},
-            )
-            if inserted.rowcount != 1:  # type: ignore[attr-defined]
+            params = {"refresh_id": row.id, **{f"a_{k}": v for k, v in access.items()}}
+            if returning:
+                live = session.execute(sql.access_if_live_returning, params).first()
+            else:
+                live = session.execute(sql.access_if_live, params).rowcount == 1  # type: ignore[attr-defined]
+            if not live:
                 session.rollback()
                 return _error(400, "invalid_grant")
         session.commit()
@@ -301,9 +310,6 @@ def create_app() -> Flask:
         response.headers.update(_NO_STORE)
         return response
 
-    with app.app_context():
-        use_sqlite_pragmas(db.engine)
-        db.create_all()
     return app
 
 
