@@ -5,10 +5,10 @@ run; ``--help`` for the knobs. See ``bench/README.md``.
 
 Sections (``--only``/``--skip`` pick them):
 
-* ``matrix``   refreshes/s, p50, p99 and errors of the floor, the Authlib
-               recipe and the project, rotation on and off, on SQLite and
-               PostgreSQL, under gunicorn (2 sync workers, 127.0.0.1), with the
-               ratios project/floor and project/authlib-recipe;
+* ``matrix``   refreshes/s, p50, p99 and errors of the bare floor, the spec
+               floor, the Authlib recipe and the project, rotation on and
+               off, on SQLite and PostgreSQL, under gunicorn (2 sync workers,
+               127.0.0.1), with the project's ratios to each;
 * ``resource`` ``@require_oauth`` calls per second (GET of a protected route
                with a bearer token) against a floor that does one indexed
                SELECT by digest, on SQLite and PostgreSQL;
@@ -181,8 +181,9 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         parser.error("--loadgen wrk: wrk is not installed (apt-get install wrk)")
     scale_kinds = pick(args.scale_servers, "project,floor,recipe", "project").split(",")
     for kind in scale_kinds:
-        if kind not in KINDS:
-            parser.error(f"unknown server {kind!r}; known: {', '.join(KINDS)}")
+        if kind not in KINDS or kind == "spec":
+            known = ", ".join(k for k in KINDS if k != "spec")
+            parser.error(f"unknown scaling server {kind!r}; known: {known}")
     return Settings(
         runs=int(pick(args.runs, 3, 1)),
         duration=duration,

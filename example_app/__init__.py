@@ -43,6 +43,7 @@ from .models import authenticate_user, db, load_user, oauth
 from .pages import init_web
 from .seeding import prepare_database
 from .server_pages import authorize
+from .sessions import NoSessionOnClientEndpoints, client_endpoint_paths
 
 __all__ = ["create_app", "oauth"]
 
@@ -109,6 +110,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         authenticate_user=authenticate_user,
         load_user=load_user,
         authorize=authorize,
+    )
+    # No cookie session on the endpoints OAuth clients call (sessions.py).
+    app.session_interface = NoSessionOnClientEndpoints(
+        client_endpoint_paths(oauth.state(app).settings.url_prefix)
     )
     init_web(app)
     register_commands(app)

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, request, session
+from flask.sessions import NullSession
 from flask.testing import FlaskClient
 
 from example_app.database import database_url
@@ -246,3 +247,35 @@ def test_a_database_seeded_before_keeps_its_demo_client(
         assert demo_credentials(again) == creds
         names = [c.name for c in oauth.list_clients()]
     assert names == ["Demo client"]
+
+
+def test_client_endpoints_open_no_cookie_session(
+    app: Flask, client: FlaskClient
+) -> None:
+    """The token, revocation and introspection endpoints never read the
+    session: the example app does not open one there (example_app/sessions.py);
+    its pages still get the cookie session."""
+    seen: dict[str, bool] = {}
+
+    @app.before_request
+    def record_session_kind() -> None:
+        seen[request.path] = isinstance(session, NullSession)
+
+    auth = demo_auth(app)
+    form = {"grant_type": "password", "username": "demo", "password": "demo"}
+    issued = client.post("/oauth2/token", data=form, headers=auth)
+    assert issued.status_code == 200
+    assert issued.json is not None
+    token = {"token": issued.json["refresh_token"]}
+    assert (
+        client.post("/oauth2/introspect", data=token, headers=auth).status_code == 200
+    )
+    assert client.post("/oauth2/revoke", data=token, headers=auth).status_code == 200
+    client.get("/login")
+    assert seen == {
+        "/oauth2/token": True,
+        "/oauth2/introspect": True,
+        "/oauth2/revoke": True,
+        "/login": False,
+    }
+    assert "Set-Cookie" not in issued.headers

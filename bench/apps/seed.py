@@ -11,7 +11,8 @@ refresh tokens and the row count of each token table.
 
 KIND is ``project`` (the example app: its grants come from its own password
 grant through Flask's test client; bulk rows are clones of a real row, so
-they follow whatever columns the models have), ``floor`` or ``recipe``.
+they follow whatever columns the models have), ``floor``, ``spec`` (the spec
+floor, chains only) or ``recipe``.
 """
 
 from __future__ import annotations
@@ -318,7 +319,18 @@ def seed_recipe(chains: int, background: int, access: int = 0) -> dict[str, Any]
     }
 
 
-SEEDERS = {"project": seed_project, "floor": seed_floor, "recipe": seed_recipe}
+def seed_spec(chains: int, background: int, access: int = 0) -> dict[str, Any]:
+    from apps import spec_floor_app
+
+    return spec_floor_app.seed(chains, background, access)
+
+
+SEEDERS = {
+    "project": seed_project,
+    "floor": seed_floor,
+    "spec": seed_spec,
+    "recipe": seed_recipe,
+}
 
 
 def main(argv: list[str] | None = None) -> None:

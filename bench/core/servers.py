@@ -26,6 +26,7 @@ PYTHON = sys.executable
 APPS = {
     "project": "example_app:create_app()",
     "floor": "apps.floor_app:create_app()",
+    "spec": "apps.spec_floor_app:create_app()",
     "recipe": "apps.authlib_recipe_app:create_app()",
 }
 #: The same for every server.

@@ -45,6 +45,10 @@ def create_app(kind: str, route: str) -> Any:
         from apps import floor_app
 
         return floor_app.create_app()
+    if kind == "spec":
+        from apps import spec_floor_app
+
+        return spec_floor_app.create_app()
     from apps import authlib_recipe_app
 
     return authlib_recipe_app.create_app()

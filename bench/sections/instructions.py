@@ -14,6 +14,7 @@ Only with ``--only instructions`` (it needs valgrind and is slow).
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import subprocess
@@ -28,9 +29,11 @@ from core.settings import LABELS
 #: (server kind, route, rotation) in the order of the table.
 CASES: list[tuple[str, str, bool]] = [
     ("floor", "token", True),
+    ("spec", "token", True),
     ("recipe", "token", True),
     ("project", "token", True),
     ("floor", "token", False),
+    ("spec", "token", False),
     ("recipe", "token", False),
     ("project", "token", False),
     ("floor", "resource", True),
@@ -99,6 +102,7 @@ def instructions(bench: Bench) -> None:
             value = per[(kind, route, rotate)]
             floor_route = "token" if route == "token" else "resource"
             floor = per[("floor", floor_route, rotate)]
+            spec = per.get(("spec", route, rotate), math.nan)
             figures[f"{db_kind}/{kind}/{route}/{'on' if rotate else 'off'}"] = value
             rows.append(
                 [
@@ -108,6 +112,7 @@ def instructions(bench: Bench) -> None:
                     ("on" if rotate else "off") if route == "token" else "",
                     f"{value:,.0f}",
                     ratio(floor, value),
+                    ratio(spec, value),
                 ]
             )
     bench.results["instructions"] = figures
@@ -118,11 +123,20 @@ def instructions(bench: Bench) -> None:
     )
     bench.emit(
         table(
-            ["db", "server", "route", "rotation", "instructions", "floor/this"],
+            [
+                "db",
+                "server",
+                "route",
+                "rotation",
+                "instructions",
+                "floor/this",
+                "spec/this",
+            ],
             rows,
         )
     )
     bench.emit(
-        "\nfloor/this: the floor's instructions over this server's on the same "
-        "route (1.00 = as little work as the floor). Work, not time."
+        "\nfloor/this: the bare floor's instructions over this server's on the "
+        "same route (1.00 = as little work as the floor); spec/this: the spec "
+        "floor's (refresh only). Work, not time."
     )

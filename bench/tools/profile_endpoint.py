@@ -141,6 +141,10 @@ def _create_app(kind: str) -> Any:
         from apps import floor_app
 
         return floor_app.create_app()
+    if kind == "spec":
+        from apps import spec_floor_app
+
+        return spec_floor_app.create_app()
     from apps import authlib_recipe_app
 
     return authlib_recipe_app.create_app()
