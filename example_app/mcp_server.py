@@ -147,9 +147,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="this server's client for introspection (default: MCP_CLIENT_ID; "
         "unset: one is registered on the example app's database)",
     )
-    parser.add_argument(
-        "--client-secret", default=os.environ.get("MCP_CLIENT_SECRET")
-    )
+    parser.add_argument("--client-secret", default=os.environ.get("MCP_CLIENT_SECRET"))
     parser.add_argument(
         "--jwt-only",
         action="store_true",

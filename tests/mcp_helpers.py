@@ -51,11 +51,16 @@ class McpServer:
 
 @contextmanager
 def mcp_server(
-    tmp_path: Path, issuer: LiveServer, database_url: str, *args: str
+    tmp_path: Path,
+    issuer: LiveServer,
+    database_url: str,
+    *args: str,
+    port: int | None = None,
 ) -> Iterator[McpServer]:
     """``python -m example_app.mcp_server`` for ``issuer``, on the example
-    app's database (it provisions its introspection client there)."""
-    port = free_port()
+    app's database (without ``--client-id`` it provisions its introspection
+    client there)."""
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     out_path, err_path = tmp_path / f"mcp-{port}.out", tmp_path / f"mcp-{port}.err"
     command = [
@@ -181,9 +186,7 @@ class Person:
         with requests.Session() as browser:
 
             def get(url: str) -> requests.Response:
-                return browser.get(
-                    url, allow_redirects=False, timeout=REQUEST_TIMEOUT
-                )
+                return browser.get(url, allow_redirects=False, timeout=REQUEST_TIMEOUT)
 
             login_url = _location(get(authorization_url))
             assert urlsplit(login_url).path == "/login", login_url

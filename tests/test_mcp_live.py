@@ -49,7 +49,7 @@ MCP_CONFIG = {
     "FLASK_OAUTH2_DYNAMIC_REGISTRATION": "open",
     "FLASK_OAUTH2_ACCESS_TOKEN_VALIDITY_PERIOD": str(ACCESS_TOKEN_LIFETIME),
 }
-INITIALIZE = {
+INITIALIZE: dict[str, Any] = {
     "jsonrpc": "2.0",
     "id": 1,
     "method": "initialize",
@@ -63,8 +63,9 @@ INITIALIZE = {
 
 def _whoami(result: CallToolResult) -> dict[str, Any]:
     assert not result.is_error, result
-    assert result.structured_content is not None, result
-    return result.structured_content
+    content: dict[str, Any] | None = result.structured_content
+    assert content is not None, result
+    return content
 
 
 async def _two_calls(
@@ -166,7 +167,9 @@ def test_mcp_client_logs_in_calls_the_tool_and_refreshes(
         )
         statuses = [token["status"] for token in history["tokens"]]
         assert statuses[-1] == "live" and set(statuses[:-1]) == {"rotated"}, history
-        clients = _cli(issuer, database_url, "clients", "show", client.client_id, "--json")
+        clients = _cli(
+            issuer, database_url, "clients", "show", client.client_id, "--json"
+        )
         assert clients["registered_by"] == "dynamic"
         assert clients["public"] is (auth_method == "none")
 
@@ -201,35 +204,60 @@ def _initialize(url: str, token: str) -> requests.Response:
 def test_mcp_server_refuses_a_token_for_another_resource(
     tmp_path: Path, database_url: str
 ) -> None:
+    """The MCP server's own audience check: its introspection client here
+    also serves another resource (so introspection answers ``active`` for
+    that resource's tokens too), passed as ``--client-id``/``--client-secret``
+    as a deployed MCP server gets it."""
     config = {"FLASK_OAUTH2_ACCESS_TOKEN_VALIDITY_PERIOD": "600"}
-    with (
-        live_server(tmp_path, database_url, config=config) as issuer,
-        mcp_server(tmp_path, issuer, database_url) as mcp,
-    ):
-        metadata_url = mcp.url.replace(
-            "/mcp", "/.well-known/oauth-protected-resource/mcp"
+    port = free_port()
+    url, neighbour = f"http://127.0.0.1:{port}/mcp", "http://127.0.0.1:9/mcp"
+    with live_server(tmp_path, database_url, config=config) as issuer:
+        client = _cli(
+            issuer,
+            database_url,
+            "create-client",
+            "--name",
+            "MCP server and its neighbour",
+            "--grant-type",
+            "client_credentials",
+            "--serves-resource",
+            url,
+            "--serves-resource",
+            neighbour,
+            "--json",
         )
-        # Without a token: where to find the authorization server.
-        bare = requests.post(mcp.url, json=INITIALIZE, timeout=REQUEST_TIMEOUT)
-        assert bare.status_code == 401
-        challenge = bare.headers["WWW-Authenticate"]
-        assert challenge.startswith("Bearer ")
-        assert f'resource_metadata="{metadata_url}"' in challenge
-        metadata = requests.get(metadata_url, timeout=REQUEST_TIMEOUT).json()
-        assert metadata["resource"] == mcp.url
-        assert metadata["authorization_servers"] == [issuer.base_url]
+        credentials = ("--client-id", client["client_id"])
+        credentials += ("--client-secret", client["client_secret"])
+        with mcp_server(tmp_path, issuer, database_url, *credentials, port=port) as mcp:
+            assert mcp.url == url
+            assert client["client_id"] in mcp.stdout_path.read_text()
+            _check_refusals(issuer, mcp.url, neighbour)
 
-        # A token of the same issuer and user, for this resource: accepted.
-        ours = _initialize(mcp.url, _password_token(issuer, mcp.url))
-        assert ours.status_code == 200, ours.text
 
-        # For another resource, or for none (audience: the issuer): refused.
-        for resource in ("http://127.0.0.1:9/mcp", "https://other.example/mcp", None):
-            token = _password_token(issuer, resource)
-            refused = _initialize(mcp.url, token)
-            assert refused.status_code == 401, (resource, refused.text)
-            assert refused.json()["error"] == "invalid_token"
-            assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
-            assert metadata_url in refused.headers["WWW-Authenticate"]
-        # The issuer still holds them as live tokens (nothing was revoked).
+def _check_refusals(issuer: LiveServer, url: str, neighbour: str) -> None:
+    metadata_url = url.replace("/mcp", "/.well-known/oauth-protected-resource/mcp")
+    # Without a token: where to find the authorization server.
+    bare = requests.post(url, json=INITIALIZE, timeout=REQUEST_TIMEOUT)
+    assert bare.status_code == 401
+    challenge = bare.headers["WWW-Authenticate"]
+    assert challenge.startswith("Bearer ")
+    assert f'resource_metadata="{metadata_url}"' in challenge
+    metadata = requests.get(metadata_url, timeout=REQUEST_TIMEOUT).json()
+    assert metadata["resource"] == url
+    assert metadata["authorization_servers"] == [issuer.base_url]
+
+    # A token of the same issuer and user, for this resource: accepted.
+    ours = _initialize(url, _password_token(issuer, url))
+    assert ours.status_code == 200, ours.text
+
+    # For another resource, served by the same introspection client or
+    # not, or for none (audience: the issuer): refused.
+    for resource in (neighbour, "https://other.example/mcp", None):
+        token = _password_token(issuer, resource)
+        refused = _initialize(url, token)
+        assert refused.status_code == 401, (resource, refused.text)
+        assert refused.json()["error"] == "invalid_token"
+        assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+        assert metadata_url in refused.headers["WWW-Authenticate"]
+        # The issuer still holds it as a live token (nothing was revoked).
         assert issuer.me(token).status_code == 200
