@@ -226,8 +226,10 @@ def test_mcp_server_refuses_a_token_for_another_resource(
             neighbour,
             "--json",
         )
-        credentials = ("--client-id", client["client_id"])
-        credentials += ("--client-secret", client["client_secret"])
+        credentials = [
+            *("--client-id", client["client_id"]),
+            *("--client-secret", client["client_secret"]),
+        ]
         with mcp_server(tmp_path, issuer, database_url, *credentials, port=port) as mcp:
             assert mcp.url == url
             assert client["client_id"] in mcp.stdout_path.read_text()
