@@ -52,14 +52,14 @@ class McpServer:
 @contextmanager
 def mcp_server(
     tmp_path: Path,
-    issuer: LiveServer,
-    database_url: str,
+    issuer: LiveServer | str,
+    database_url: str | None,
     *args: str,
     port: int | None = None,
 ) -> Iterator[McpServer]:
-    """``python -m example_app.mcp_server`` for ``issuer``, on the example
-    app's database (without ``--client-id`` it provisions its introspection
-    client there)."""
+    """``python -m example_app.mcp_server`` for ``issuer`` (the example app,
+    or any issuer's URL), on the example app's database (without
+    ``--client-id`` it provisions its introspection client there)."""
     port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     out_path, err_path = tmp_path / f"mcp-{port}.out", tmp_path / f"mcp-{port}.err"
@@ -70,14 +70,18 @@ def mcp_server(
         "--port",
         str(port),
         "--issuer",
-        issuer.base_url,
+        issuer if isinstance(issuer, str) else issuer.base_url,
         *args,
     ]
+    if isinstance(issuer, str) or database_url is None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    else:
+        env = example_environment(issuer, database_url)
     with out_path.open("wb") as out, err_path.open("wb") as err:
         process = subprocess.Popen(
             command,
             cwd=REPO_ROOT,
-            env=example_environment(issuer, database_url),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
