@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -44,7 +45,10 @@ from .live import (
 from .mcp_helpers import MemoryStorage, Person, mcp_server
 
 #: Seconds an access token lives, so that the second call needs a refresh.
-ACCESS_TOKEN_LIFETIME = 2
+#: Long enough for the first call to end well before it: a token that
+#: expires while a request is on its way gets a 401, and the SDK's client
+#: answers any 401 with a new authorization (a new login), not a refresh.
+ACCESS_TOKEN_LIFETIME = 5
 MCP_CONFIG = {
     "FLASK_OAUTH2_DYNAMIC_REGISTRATION": "open",
     "FLASK_OAUTH2_ACCESS_TOKEN_VALIDITY_PERIOD": str(ACCESS_TOKEN_LIFETIME),
@@ -92,8 +96,12 @@ async def _two_calls(
         await session.initialize()
         first = _whoami(await session.call_tool("whoami", {}))
         responses = len(storage.history)
-        # The client refreshes once its access token's expires_in has passed.
-        await anyio.sleep(ACCESS_TOKEN_LIFETIME + 1)
+        # The client refreshes before a request once its access token's
+        # expires_in has passed (by its own clock, which starts when the
+        # token response arrives, after the server's).
+        expiry = provider.context.token_expiry_time
+        assert expiry is not None
+        await anyio.sleep(max(0.0, expiry - time.time()) + 1)
         second = _whoami(await session.call_tool("whoami", {}))
     return first, second, responses
 
