@@ -20,10 +20,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .coercion import (
+    Count,
     Flag,
     PerClientCoercion,
     Seconds,
-    count,
     issuer_url,
     optional_path,
     optional_resource,
@@ -171,7 +171,7 @@ SETTINGS: tuple[Setting, ...] = (
         "OAUTH2_PASSWORD_MAX_FAILURES",
         "password_max_failures",
         5,
-        count,
+        Count(maximum=1000),
         "count",
         "consecutive failed password checks for one username (password grant "
         "and `check_password`) before it is locked; `0` turns the lock off",
@@ -272,10 +272,20 @@ SETTINGS: tuple[Setting, ...] = (
         "OAUTH2_REGISTRATION_RATE_LIMIT",
         "registration_rate_limit",
         20,
-        count,
+        Count(maximum=1_000_000),
         "count",
         "dynamic registrations one client address may make per hour (then "
         "`429` with `Retry-After`); `0`: no limit",
+    ),
+    Setting(
+        "OAUTH2_MAX_BODY_BYTES",
+        "max_body_bytes",
+        16 * 1024,
+        Count(minimum=1024, maximum=16 * 1024 * 1024, unit="of bytes"),
+        "bytes",
+        "largest request body the extension's endpoints read, with or without "
+        "`Content-Length`, chunked included; a larger one is refused (`413`), "
+        "never cut",
     ),
 )
 
@@ -329,6 +339,8 @@ class Settings:
     dpop_require_nonce: bool
     #: Where Prometheus metrics are served, or ``None``: no metrics.
     metrics_path: str | None
+    #: Largest request body read (SPEC §13).
+    max_body_bytes: int
     #: The audience of a token that named no resource; ``None``: the issuer.
     default_resource: str | None = None
     #: ``OAUTH2_RESOURCES`` (RFC 8707); ``None``: any https or loopback URI.

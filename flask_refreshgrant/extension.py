@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask
 
-from . import issuer, reasons
+from . import reasons
 from .cli.group import oauth2_cli
 from .config import DEFAULTS, Settings
 from .dpop.proofs import DPoP, check_settings
@@ -104,7 +104,6 @@ class RefreshGrant:
         secret_key = app.config.get("SECRET_KEY")
         if settings.policy.refresh_token_grace_period > 0:
             grace.check_secret_key(secret_key)
-        issuer.warn_if_unset(app, settings)
         check_settings(settings, secret_key)
         models = complete_models(db, models)
         store = TokenStore(db, models)
@@ -304,3 +303,14 @@ class RefreshGrant:
         return operations.revoke_grant(
             state(), grant_id, reason=reasons.USER, user_id=user_id
         )
+
+    def revoke_user(self, user_id: str | int) -> int:
+        """Revoke every refresh and access token of a user, at every client
+        (reason ``user``); how many were still live.
+
+        Call it when the app deletes (or disables) a user: a refresh for a
+        user who no longer loads is refused anyway, but ``require_oauth``
+        does not load the user on every call, so the user's access tokens
+        would pass until they expire.
+        """
+        return operations.revoke_user(state(), str(user_id))

@@ -6,19 +6,19 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 import click
 from flask.cli import AppGroup
 
 from .. import reasons, signals
+from ..coercion import TEN_YEARS
 from ..errors import ClientRegistrationError
 from ..management import operations
 from ..management.registration import GRANT_TYPES
 from ..server.state import state
 from .clients import clients_cli
-from .common import per_client_options
+from .common import echo_json, per_client_options
 from .grants import grants_cli
 from .registration import registration_token_cli
 
@@ -78,7 +78,7 @@ def create_client(
         # One line ("Error: …") and exit status 1; nothing was stored.
         raise click.ClickException(str(error)) from None
     if as_json:
-        click.echo(json.dumps(dataclasses.asdict(created)))
+        echo_json(dataclasses.asdict(created))
         return
     click.echo(f"client_id:     {created.client_id}")
     if created.client_secret is None:
@@ -91,7 +91,7 @@ def create_client(
 @oauth2_cli.command("purge")
 @click.option(
     "--older-than",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=TEN_YEARS),
     default=0,
     show_default=True,
     help="Keep tokens that expired or were revoked less than this many seconds ago.",

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Response, json, request
 
-from ..bounded_json import MAX_JSON_BYTES, JSONBoundsError, load_bounded_json
+from ..bounded_json import MAX_BYTES, JSONLimitError, loads
 from ..endpoints.client_metadata import ClientMetadataError, check_client_metadata
 from ..http_errors import json_error
 from .state import RefreshGrantState
@@ -82,10 +82,10 @@ def register(app_state: RefreshGrantState) -> Response:
         )
     try:
         # Never more than one byte past the bound is read (chunked too).
-        body = load_bounded_json(request.stream.read(MAX_JSON_BYTES + 1))
+        body = loads(request.stream.read(MAX_BYTES + 1))
         metadata = check_client_metadata(body, settings)
-    except JSONBoundsError as error:
-        return json_error(400, "invalid_client_metadata", _sentence(str(error)))
+    except JSONLimitError as error:
+        return json_error(400, "invalid_client_metadata", str(error))
     except ClientMetadataError as error:
         return json_error(400, error.error, error.description)
     stored = registration.register(
