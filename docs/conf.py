@@ -48,7 +48,7 @@ nitpick_ignore_regex = [
     (
         r"py:.*",
         r"(flask|flask_sqlalchemy|sqlalchemy|authlib|blinker|click|werkzeug"
-        r"|typing|collections|datetime|dataclasses)(\..*)?",
+        r"|typing|collections|datetime|dataclasses|mcp)(\..*)?",
     ),
     (
         r"py:.*",

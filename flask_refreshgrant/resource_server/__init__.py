@@ -13,6 +13,9 @@ issuing app or in another service, another process, another database.
   (standard library, bounded);
 * :mod:`.protected` — :class:`ProtectedResource`: RFC 9728 metadata and the
   ``require`` decorator for Flask apps.
+* :mod:`.mcp_sdk` — ``MCPTokenVerifier``, :class:`TokenVerifier` as the
+  official ``mcp`` SDK's token verifier (the ``mcp`` extra; imported only
+  by an app that asks for it, never from here).
 
 Needs joserfc for JWTs and DPoP (``pip install 'flask-refreshgrant[dpop]'``).
 
