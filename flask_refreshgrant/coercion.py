@@ -148,6 +148,42 @@ def issuer_url(key: str, value: object) -> str | None:
     return value.rstrip("/")
 
 
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """One of a few strings (compared without case, kept as listed)."""
+
+    choices: tuple[str, ...]
+    python_type: type = str
+
+    def __call__(self, key: str, value: object) -> str:
+        if isinstance(value, str):
+            for choice in self.choices:
+                if value.strip().lower() == choice.lower():
+                    return choice
+        raise fail(key, value, "one of " + ", ".join(map(repr, self.choices)))
+
+    def from_column(self, value: str) -> str:
+        return value
+
+    def column_value(self, name: str, value: object) -> str:
+        return self(name, value)
+
+
+def optional_uri(key: str, value: object) -> str | None:
+    """``None``, or an absolute ``http(s)`` URI without a fragment."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in _NONE):
+        return None
+    if (
+        not isinstance(value, str)
+        or not value.startswith(("https://", "http://"))
+        or "#" in value
+        or value.strip() != value
+        or any(c.isspace() for c in value)
+    ):
+        raise fail(key, value, "None or an absolute http(s) URI without a fragment")
+    return value
+
+
 #: What a per-client setting's coercion also knows: its column's type and how
 #: a column value reads as policy.
-PerClientCoercion = Seconds | Flag
+PerClientCoercion = Seconds | Flag | Choice

@@ -20,12 +20,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .coercion import (
+    Choice,
     Flag,
     PerClientCoercion,
     Seconds,
     count,
     issuer_url,
     optional_path,
+    optional_uri,
     path_prefix,
     scope_list,
 )
@@ -58,6 +60,11 @@ class Setting:
         """The ``create-client`` option of a per-client setting, without ``--``."""
         return self.option or self.name.replace("_", "-")
 
+
+#: What ``OAUTH2_ACCESS_TOKEN_FORMAT`` may say.
+OPAQUE, JWT = ACCESS_TOKEN_FORMATS = ("opaque", "jwt")
+#: What ``OAUTH2_SIGNING_ALG`` may say.
+SIGNING_ALGS = ("ES256", "EdDSA", "RS256", "PS256")
 
 #: Every setting, in the order the README's table lists them.
 SETTINGS: tuple[Setting, ...] = (
@@ -238,6 +245,52 @@ SETTINGS: tuple[Setting, ...] = (
         "where Prometheus metrics are served (needs the `metrics` extra, "
         "`prometheus_client`); `None`: no metrics",
     ),
+    Setting(
+        "OAUTH2_ACCESS_TOKEN_FORMAT",
+        "access_token_format",
+        "opaque",
+        Choice(ACCESS_TOKEN_FORMATS),
+        "choice",
+        '`"jwt"`: access tokens are RFC 9068 JWTs signed with the current '
+        "signing key, which other services can verify against the JWKS; "
+        '`"opaque"`: random strings only this server can check. Needs '
+        "`SECRET_KEY` for JWTs",
+        per_client=True,
+    ),
+    Setting(
+        "OAUTH2_SIGNING_ALG",
+        "signing_alg",
+        "ES256",
+        Choice(SIGNING_ALGS),
+        "choice",
+        "algorithm of new signing keys (JWT access tokens, ID tokens): "
+        "`ES256`, `EdDSA`, `RS256` or `PS256`",
+    ),
+    Setting(
+        "OAUTH2_DEFAULT_RESOURCE",
+        "default_resource",
+        None,
+        optional_uri,
+        "URI",
+        "the audience (`aud`) of a JWT access token; `None`: the issuer",
+    ),
+    Setting(
+        "OAUTH2_ID_TOKEN_VALIDITY_PERIOD",
+        "id_token_validity_period",
+        3600,
+        Seconds(minimum=1),
+        "seconds",
+        "how long an OpenID Connect ID token is valid (`exp` - `iat`)",
+    ),
+    Setting(
+        "OAUTH2_OIDC_REFRESH_REQUIRES_OFFLINE_ACCESS",
+        "oidc_refresh_requires_offline_access",
+        False,
+        Flag(),
+        "flag",
+        "an `openid` grant gets a refresh token only when it was granted "
+        "`offline_access` (OpenID Connect Core §11)",
+    ),
 )
 
 #: The settings a client can override, in table order.
@@ -249,7 +302,7 @@ DEFAULTS: Mapping[str, Any] = {s.key: s.default for s in SETTINGS}
 
 def per_client_coercion(setting: Setting) -> PerClientCoercion:
     """The coercion of a per-client setting, which knows its column type."""
-    assert isinstance(setting.coerce, Seconds | Flag), setting.key
+    assert isinstance(setting.coerce, Seconds | Flag | Choice), setting.key
     return setting.coerce
 
 
@@ -269,6 +322,8 @@ class TokenPolicy:
     refresh_token_grace_period: int
     #: Every token request must carry a DPoP proof (RFC 9449 §5.2).
     dpop_bound_access_tokens: bool
+    #: ``"opaque"`` or ``"jwt"`` (RFC 9068).
+    access_token_format: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -290,6 +345,11 @@ class Settings:
     dpop_require_nonce: bool
     #: Where Prometheus metrics are served, or ``None``: no metrics.
     metrics_path: str | None
+    #: JWT access tokens and OpenID Connect (see ``keys/``, ``grants/oidc.py``).
+    signing_alg: str
+    default_resource: str | None
+    id_token_validity_period: int
+    oidc_refresh_requires_offline_access: bool
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:

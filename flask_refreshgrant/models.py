@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin as AuthlibCodeMixin
@@ -127,7 +128,11 @@ class ClientMixin(AuthlibClientMixin):  # type: ignore[misc]
 
 
 #: SQL types of per-client setting columns, by the setting's Python type.
-_COLUMN_TYPES: dict[type, type[TypeEngine[Any]]] = {int: BigInteger, bool: Boolean}
+_COLUMN_TYPES: dict[type, Callable[[], TypeEngine[Any]]] = {
+    int: BigInteger,
+    bool: Boolean,
+    str: lambda: String(32),
+}
 
 for _setting in PER_CLIENT_SETTINGS:
     setattr(
@@ -191,6 +196,9 @@ class RefreshTokenMixin(_IssuedTokenMixin):
     #: While the grace period after this token's rotation lasts: the response
     #: its rotation returned, encrypted (see ``grace.py``); else ``None``.
     replay: Mapped[str | None] = mapped_column(Text)
+    #: When the user logged in to start the family (OIDC ``auth_time``),
+    #: kept by every successor; ``None``: unknown.
+    auth_time: Mapped[int | None] = mapped_column(BigInteger)
 
     def get_expires_in(self) -> int:
         if self.expires_at is None:
@@ -206,6 +214,8 @@ class AccessTokenMixin(_IssuedTokenMixin):
 
     family_id: Mapped[str | None] = mapped_column(String(64), index=True)
     expires_at: Mapped[int] = mapped_column(BigInteger)
+    #: ``None``: opaque; ``"jwt"``: RFC 9068, ``digest`` is its ``jti``'s.
+    token_format: Mapped[str | None] = mapped_column(String(16))
 
     def get_expires_in(self) -> int:
         return max(0, self.expires_at - self.issued_at)
@@ -235,12 +245,21 @@ class AuthorizationCodeMixin(AuthlibCodeMixin):  # type: ignore[misc]
     #: ``dpop_jkt`` of the authorization request (RFC 9449 §10): the code is
     #: redeemable only with a DPoP proof of that key.
     dpop_jkt: Mapped[str | None] = mapped_column(String(64))
+    #: OpenID Connect: the request's ``nonce``; when the user logged in.
+    nonce: Mapped[str | None] = mapped_column(Text)
+    auth_time: Mapped[int | None] = mapped_column(BigInteger)
 
     def get_redirect_uri(self) -> str | None:
         return self.redirect_uri
 
     def get_scope(self) -> str:
         return self.scope
+
+    def get_nonce(self) -> str | None:  # authlib.oidc.core's code mixin
+        return self.nonce
+
+    def get_auth_time(self) -> int | None:
+        return self.auth_time
 
 
 class PasswordLockoutMixin:
@@ -272,14 +291,32 @@ class DPoPProofMixin:
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
+class SigningKeyMixin:
+    """A key that signs JWT access tokens and ID tokens (see ``keys/``).
+    ``sequence`` orders keys and, being unique, lets only one of several
+    instances store the first key; the private half is sealed (``sealing.py``)."""
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    kid: Mapped[str] = mapped_column(String(64), unique=True)
+    sequence: Mapped[int] = mapped_column(BigInteger, unique=True)
+    alg: Mapped[str] = mapped_column(String(16))
+    #: JSON; the private one sealed.
+    public_jwk: Mapped[str] = mapped_column(Text)
+    private_jwk: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    #: Signs from then on (until a later key activates); published until retired.
+    activates_at: Mapped[int] = mapped_column(BigInteger)
+    retired_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
 @dataclasses.dataclass(frozen=True)
 class Models:
     """The concrete model classes the extension reads and writes.
 
-    ``password_lockout`` and ``dpop_proof`` may be left out (code written
-    for the first four models keeps working): ``init_app`` then adds the
-    default ``oauth2_password_lockout`` and ``oauth2_dpop_proof`` models on
-    the app's ``db``.
+    ``password_lockout``, ``dpop_proof`` and ``signing_key`` may be left out
+    (code written for the first four models keeps working): ``init_app``
+    then adds the default ``oauth2_password_lockout``, ``oauth2_dpop_proof``
+    and ``oauth2_signing_key`` models on the app's ``db``.
     """
 
     client: type[ClientMixin]
@@ -288,6 +325,7 @@ class Models:
     authorization_code: type[AuthorizationCodeMixin]
     password_lockout: type[PasswordLockoutMixin] | None = None
     dpop_proof: type[DPoPProofMixin] | None = None
+    signing_key: type[SigningKeyMixin] | None = None
 
 
 _default_models: weakref.WeakKeyDictionary[SQLAlchemy, Models] = (
@@ -328,6 +366,11 @@ def complete_models(db: SQLAlchemy, models: Models | None) -> Models:
             db, DPoPProofMixin, "OAuth2DPoPProof", "oauth2_dpop_proof"
         )
         models = dataclasses.replace(models, dpop_proof=proof)
+    if models.signing_key is None:
+        signing_key = _default_model(
+            db, SigningKeyMixin, "OAuth2SigningKey", "oauth2_signing_key"
+        )
+        models = dataclasses.replace(models, signing_key=signing_key)
     return models
 
 

@@ -98,6 +98,7 @@ def test_models_built_from_the_mixins_with_extra_columns(
             "tenant_authorization_code",
             "oauth2_password_lockout",
             "tenant_dpop_proof",
+            "oauth2_signing_key",
         }
     auth = {"Authorization": basic_auth(created.client_id, created.client_secret)}
     http = app.test_client()
@@ -180,6 +181,7 @@ def test_custom_password_lockout_model(
             "my_authorization_code",
             "my_password_lockout",
             "oauth2_dpop_proof",
+            "oauth2_signing_key",
         }
         created = oauth.create_client(name="t", grant_types=["password"])
     auth = {"Authorization": basic_auth(created.client_id, created.client_secret)}

@@ -19,6 +19,7 @@ from ..models import AuthorizationCodeMixin, ClientMixin
 from ..store.rows import IssuedTokens
 from .common import GrantMixin
 from .issuing import finish_new_grant
+from .oidc import CodeFacts, has_openid, refresh_without_offline_access
 
 #: Seconds an authorization code is valid (RFC 6749 §4.1.2: "10 minutes" at most).
 AUTHORIZATION_CODE_LIFETIME = 600
@@ -66,6 +67,10 @@ class AuthorizationCodeGrant(GrantMixin, grants.AuthorizationCodeGrant):  # type
             now=now,
             expires_at=now + AUTHORIZATION_CODE_LIFETIME,
             dpop_jkt=DPoPKeyThumbprint.requested(self),
+            nonce=payload.get("nonce") if has_openid(request.scope) else None,
+            # As the app reported it (AuthorizationRequest.approve), else now:
+            # the time of consent.
+            auth_time=getattr(request, "auth_time", None) or now,
         )
 
     def query_authorization_code(
@@ -103,6 +108,10 @@ class AuthorizationCodeGrant(GrantMixin, grants.AuthorizationCodeGrant):  # type
     def authenticate_user(self, authorization_code: AuthorizationCodeMixin) -> Any:
         return self.server.load_user(authorization_code.user_id)
 
+    def login_time(self) -> int | None:
+        code: AuthorizationCodeMixin = self.request.authorization_code
+        return code.auth_time or code.issued_at
+
     def delete_authorization_code(self, authorization_code: Any) -> None:
         """Never called: :meth:`create_token_response` marks codes used instead."""
 
@@ -115,7 +124,16 @@ class AuthorizationCodeGrant(GrantMixin, grants.AuthorizationCodeGrant):  # type
         if user is None:
             raise InvalidGrantError("The user of this code no longer exists.")
         self.request.user = user
-        token: dict[str, Any] = self.generate_token(user=user, scope=code.scope)
+        token: dict[str, Any] = self.generate_token(
+            user=user,
+            scope=code.scope,
+            include_refresh_token=not refresh_without_offline_access(
+                self.server, code.scope
+            ),
+        )
+        if has_openid(code.scope):  # grants.oidc.OpenIDCode adds the id_token
+            self.request.openid = CodeFacts(code)
+        auth_time = self.login_time()
         store = self.server.store
         access_token_jkt, refresh_token_jkt = self.new_grant_bindings()
 
@@ -142,6 +160,8 @@ class AuthorizationCodeGrant(GrantMixin, grants.AuthorizationCodeGrant):  # type
             store=redeem,
             access_token_jkt=access_token_jkt,
             refresh_token_jkt=refresh_token_jkt,
+            access_token_jti=self.access_token_jti,
+            auth_time=auth_time,
         )
         return 200, token, self.TOKEN_RESPONSE_HEADER
 

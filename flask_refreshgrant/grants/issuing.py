@@ -50,12 +50,19 @@ def finish_new_grant(
     store: StoreNewGrant,
     access_token_jkt: str | None = None,
     refresh_token_jkt: str | None = None,
+    access_token_jti: str | None = None,
+    auth_time: int | None = None,
 ) -> None:
     """Store the tokens of the response ``token`` through ``store``, then
     complete the response and announce it. ``*_jkt``: the DPoP keys the
-    tokens are bound to (RFC 9449), if any."""
+    tokens are bound to (RFC 9449), if any; ``access_token_jti``: a JWT
+    access token's ``jti``; ``auth_time``: when the user logged in."""
     issued = IssuedTokens.from_response(
-        token, access_token_jkt=access_token_jkt, refresh_token_jkt=refresh_token_jkt
+        token,
+        access_token_jkt=access_token_jkt,
+        refresh_token_jkt=refresh_token_jkt,
+        access_token_jti=access_token_jti,
+        auth_time=auth_time,
     )
     refresh_expires_at = (
         None

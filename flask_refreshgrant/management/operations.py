@@ -51,7 +51,8 @@ def create_client(
 def purge(app_state: RefreshGrantState, *, older_than: int = 0) -> PurgeCounts:
     """Delete tokens and codes expired or revoked more than ``older_than``
     seconds ago, grace replay copies whose window has closed, and used DPoP
-    proofs too old to be accepted again."""
+    proofs too old to be accepted again; retire signing keys nothing valid
+    was signed with."""
     admin = app_state.admin
     now = app_state.server.now()
     grace = admin.longest_grace_period(
@@ -60,7 +61,12 @@ def purge(app_state: RefreshGrantState, *, older_than: int = 0) -> PurgeCounts:
     counts = admin.purge(cutoff=now - older_than, replay_cutoff=now - grace)
     lockouts = app_state.server.lockout.purge()
     proofs = app_state.server.dpop.replays.purge(now=now - older_than)
-    return dataclasses.replace(counts, password_lockouts=lockouts, dpop_proofs=proofs)
+    return dataclasses.replace(
+        counts,
+        password_lockouts=lockouts,
+        dpop_proofs=proofs,
+        signing_keys=app_state.keys.purge(),
+    )
 
 
 # -- clients -------------------------------------------------------------------

@@ -9,6 +9,8 @@ from flask import Flask, current_app
 from ..config import Settings
 from ..endpoints.authorization_request import AuthorizeView
 from ..errors import ExtensionError
+from ..grants.protocols import GetUserClaims
+from ..keys.keyring import Keyring
 from ..metrics import Metrics
 from ..models import Models
 from ..store.admin import AdminStore
@@ -30,10 +32,14 @@ class RefreshGrantState:
     #: Operators' reads and writes: clients, revocation by client or user, purge.
     admin: AdminStore
     server: AuthorizationServer
+    #: The signing keys (JWT access tokens, ID tokens; SPEC §10).
+    keys: Keyring
     #: The app's login-and-consent view, or ``None``: no authorization endpoint.
     authorize: AuthorizeView | None = None
     #: Prometheus metrics, or ``None``: ``OAUTH2_METRICS_PATH`` is not set.
     metrics: Metrics | None = None
+    #: The app's userinfo claims (OpenID Connect), or ``None``: ``sub`` only.
+    get_user_claims: GetUserClaims | None = None
 
 
 def state(app: Flask | None = None) -> RefreshGrantState:

@@ -10,6 +10,9 @@ from typing import Any
 from ..models import Models, RefreshTokenMixin
 from ..security import token_digest
 
+#: ``token_format`` of a JWT access token's row.
+JWT_FORMAT = "jwt"
+
 #: A row to insert: its model and its column values.
 Row = tuple[type[Any], dict[str, Any]]
 
@@ -26,6 +29,11 @@ class IssuedTokens:
     access_token_jkt: str | None = None
     #: The one a new family's refresh token is bound to (public clients).
     refresh_token_jkt: str | None = None
+    #: A JWT access token's ``jti`` (RFC 9068): its digest is stored, not
+    #: the JWT's; ``None``: an opaque access token.
+    access_token_jti: str | None = None
+    #: When the user logged in to start a new family (OIDC ``auth_time``).
+    auth_time: int | None = None
 
     @classmethod
     def from_response(
@@ -34,6 +42,8 @@ class IssuedTokens:
         *,
         access_token_jkt: str | None = None,
         refresh_token_jkt: str | None = None,
+        access_token_jti: str | None = None,
+        auth_time: int | None = None,
     ) -> IssuedTokens:
         """The tokens of a token response a grant generated."""
         return cls(
@@ -43,6 +53,8 @@ class IssuedTokens:
             access_token_expires_in=token["expires_in"],
             access_token_jkt=access_token_jkt,
             refresh_token_jkt=refresh_token_jkt,
+            access_token_jti=access_token_jti,
+            auth_time=auth_time,
         )
 
 
@@ -65,10 +77,12 @@ def access_token_row(
     family_id: str | None,
     now: int,
 ) -> Row:
-    """An access token row; ``dpop_jkt`` only when it is bound, so a bearer
-    token's INSERT stays the statement it always was."""
+    """An access token row; ``dpop_jkt`` only when it is bound and
+    ``token_format`` only for a JWT, so an opaque bearer token's INSERT stays
+    the statement it always was."""
+    jti = issued.access_token_jti
     values = {
-        "digest": token_digest(issued.access_token),
+        "digest": token_digest(issued.access_token if jti is None else jti),
         "client_id": client_id,
         "user_id": user_id,
         "scope": issued.scope,
@@ -79,6 +93,8 @@ def access_token_row(
     }
     if issued.access_token_jkt is not None:
         values["dpop_jkt"] = issued.access_token_jkt
+    if jti is not None:
+        values["token_format"] = JWT_FORMAT
     return models.access_token, values
 
 
@@ -126,6 +142,8 @@ def new_grant_rows(
         }
         if issued.refresh_token_jkt is not None:
             refresh["dpop_jkt"] = issued.refresh_token_jkt
+        if issued.auth_time is not None:
+            refresh["auth_time"] = issued.auth_time
         rows.append((models.refresh_token, refresh))
     rows.append(
         access_token_row(
