@@ -101,6 +101,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         authenticate_user=authenticate_user,
         load_user=load_user,
         authorize=authorize,
+        # OpenID Connect userinfo: the username, for the "OpenID" path.
+        get_user_claims=lambda user, scopes: {"preferred_username": user.username},
     )
     init_web(app)
     register_commands(app)

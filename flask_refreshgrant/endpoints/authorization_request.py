@@ -138,7 +138,8 @@ class AuthorizationRequest:
         """This request's URL, to come back to after the login: the login
         it asked for with ``prompt=login`` has then happened, so the
         ``login`` value is taken out of ``prompt``."""
-        url = flask_request.url
+        full_path = flask_request.full_path.rstrip("?")  # the query as sent
+        url = flask_request.root_url.rstrip("/") + full_path
         if "login" not in self.prompt:
             return url
         parts = urlparse.urlsplit(url)
