@@ -301,8 +301,8 @@ def test_connected_apps_page_in_a_browser(
             context.close()
 
 
-#: Where the OpenID path's screenshots go besides ``artifacts/``.
-SCREENS = Path(os.environ.get("OIDC_SCREENS", "/tmp/work/screens"))
+#: Where the OpenID path's screenshots go (``OIDC_SCREENS`` moves them).
+SCREENS = Path(os.environ.get("OIDC_SCREENS") or ARTIFACTS)
 
 
 def id_claims(page: Page, table: str) -> dict[str, str]:
