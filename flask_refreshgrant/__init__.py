@@ -15,6 +15,7 @@ from .errors import (
     ExtensionError,
     NotFoundError,
     RefreshGrantError,
+    SigningKeyError,
 )
 from .extension import RefreshGrant
 from .grants.lockout import PasswordCheck
@@ -26,6 +27,7 @@ from .models import (
     Models,
     PasswordLockoutMixin,
     RefreshTokenMixin,
+    SigningKeyMixin,
 )
 from .records import ClientRecord, GrantHistory, GrantRecord
 from .resource import current_token, require_oauth
@@ -53,6 +55,8 @@ __all__ = [
     "RefreshGrant",
     "RefreshGrantError",
     "RefreshTokenMixin",
+    "SigningKeyError",
+    "SigningKeyMixin",
     "__version__",
     "current_token",
     "require_oauth",
