@@ -326,3 +326,25 @@ def test_per_client_jwt_without_secret_key_fails_cleanly(
     assert response.json == {"error": "server_error"}
     with h.app.app_context():
         assert h.oauth.list_grants() == []
+
+
+def test_another_instance_accepts_a_key_it_has_not_read_yet(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """Two instances on one database: one rotates and signs with the new
+    key at once; the other, whose cached keys predate the rotation, accepts
+    the token (an unknown ``kid`` makes it read the keys again)."""
+    a = make_harness(OAUTH2_ACCESS_TOKEN_FORMAT="jwt")
+    a.create_user()
+    b = make_harness(OAUTH2_ACCESS_TOKEN_FORMAT="jwt")
+    client = a.create_client()
+    first = password_tokens(a, client)
+    assert ping(b, first["access_token"]) == 200  # b has read the keys
+    oauth2_json(a, "keys", "rotate")
+    second = password_tokens(a, client)
+    assert (
+        parts(second["access_token"])[0]["kid"]
+        != parts(first["access_token"])[0]["kid"]
+    )
+    assert ping(b, second["access_token"]) == 200
+    assert ping(b, first["access_token"]) == 200
