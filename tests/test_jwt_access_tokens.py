@@ -348,3 +348,23 @@ def test_another_instance_accepts_a_key_it_has_not_read_yet(
     )
     assert ping(b, second["access_token"]) == 200
     assert ping(b, first["access_token"]) == 200
+
+
+def test_the_first_key_made_in_the_middle_of_a_refresh(harness: Harness) -> None:
+    """No key yet when a client switched to JWTs refreshes: the key is
+    stored and the rotation still happens exactly once."""
+    h = harness
+    client = h.create_client()
+    first = password_tokens(h, client)
+    with h.app.app_context():
+        h.oauth.update_client(client.client_id, access_token_format="jwt")
+    assert oauth2_json(h, "keys", "list") == []
+    second = h.refresh(client, first["refresh_token"]).json
+    assert second is not None and "access_token" in second, second
+    assert ping(h, second["access_token"]) == 200
+    (grant,) = oauth2_json(h, "grants", "list")
+    assert grant["refresh_count"] == 1
+    history = oauth2_json(h, "grants", "show", grant["grant_id"])
+    assert [t["status"] for t in history["tokens"]] == ["rotated", "live"]
+    third = h.refresh(client, second["refresh_token"]).json
+    assert third is not None and "access_token" in third, third
