@@ -121,28 +121,38 @@ def test_instances_starting_at_once_make_one_first_key(
     make_harness: Callable[..., Harness],
 ) -> None:
     """Several instances on one database, each needing a key at the same
-    moment (real threads, one app each): they all sign with the same key."""
-    instances = [make_harness() for _ in range(4)]
-    barrier = threading.Barrier(len(instances))
-    kids: list[str] = []
-    errors: list[BaseException] = []
-
-    def first_need(h: Harness) -> None:
-        try:
+    moment (real threads, one app each): they all sign with the same key.
+    Five rounds, the table emptied between them."""
+    instances = [make_harness() for _ in range(6)]
+    for _ in range(5):
+        with instances[0].app.app_context():
+            model = RefreshGrant.state().models.signing_key
+            assert model is not None
+            instances[0].db.session.execute(sa.delete(model))
+            instances[0].db.session.commit()
+        for h in instances:
             with h.app.app_context():
-                barrier.wait()
-                kids.append(RefreshGrant.state().keys.current().kid)
-        except BaseException as error:  # reported below
-            errors.append(error)
+                RefreshGrant.state().keys.forget()
+        barrier = threading.Barrier(len(instances))
+        kids: list[str] = []
+        errors: list[BaseException] = []
 
-    threads = [threading.Thread(target=first_need, args=(h,)) for h in instances]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    assert len(set(kids)) == 1
-    assert [k["kid"] for k in keys_list(instances[0])] == kids[:1]
+        def first_need(h: Harness) -> None:
+            try:
+                with h.app.app_context():
+                    barrier.wait()
+                    kids.append(RefreshGrant.state().keys.current().kid)
+            except BaseException as error:  # reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=first_need, args=(h,)) for h in instances]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert len(set(kids)) == 1, kids
+        assert [k["kid"] for k in keys_list(instances[0])] == kids[:1]
 
 
 # -- the CLI: list, rotate, retire, purge --------------------------------------

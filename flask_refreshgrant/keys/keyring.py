@@ -147,7 +147,7 @@ class Keyring:
         for _ in range(3):  # a concurrent writer may take the sequence first
             if row is not None:
                 break
-            self._add(alg=self.settings.signing_alg, activates_at=now)
+            self._add(alg=self.settings.signing_alg, activates_at=now, first=True)
             row = _current(self._load(), now)
         if row is None:
             raise SigningKeyError("Could not store a signing key.")
@@ -207,13 +207,19 @@ class Keyring:
 
     # -- operators ----------------------------------------------------------
 
-    def _add(self, *, alg: str, activates_at: int) -> SigningKeyRow | None:
+    def _add(
+        self, *, alg: str, activates_at: int, first: bool = False
+    ) -> SigningKeyRow | None:
         """Store a new key after the highest ``sequence``; ``None`` if a
-        concurrent writer took that sequence first."""
+        concurrent writer took that sequence first or, with ``first`` (a
+        key made because none signs), if another instance has made one
+        since: every instance must sign with the same key."""
         secret_key = self.secret_key()
         check_secret_key(secret_key)
         assert isinstance(secret_key, str | bytes)
         rows = self.store.all()
+        if first and _current(rows, activates_at) is not None:
+            return None
         key = jose.generate(alg)
         kid = jose.key_id(key)
         row = SigningKeyRow(
