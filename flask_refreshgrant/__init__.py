@@ -19,6 +19,7 @@ from .errors import (
 )
 from .extension import RefreshGrant
 from .grants.lockout import PasswordCheck
+from .key_models import SigningKeyMixin
 from .models import (
     AccessTokenMixin,
     AuthorizationCodeMixin,
@@ -27,7 +28,6 @@ from .models import (
     Models,
     PasswordLockoutMixin,
     RefreshTokenMixin,
-    SigningKeyMixin,
 )
 from .records import ClientRecord, GrantHistory, GrantRecord
 from .resource import current_token, require_oauth

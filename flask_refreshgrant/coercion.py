@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 from .errors import ConfigurationError
+from .resource_uris import resource_uri_problem
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -169,19 +170,50 @@ class Choice:
         return self(name, value)
 
 
-def optional_uri(key: str, value: object) -> str | None:
-    """``None``, or an absolute ``http(s)`` URI without a fragment."""
+def resource_list(key: str, value: object) -> tuple[str, ...] | None:
+    """``None``, or resource URIs (RFC 8707): a list or a space-separated string."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        items: list[object] = list(value.split())
+    elif isinstance(value, list | tuple | set | frozenset):
+        items = list(value)
+    else:
+        raise fail(
+            key, value, "None, a list of resource URIs or a space-separated string"
+        )
+    for item in items:
+        problem = (
+            "not a string" if not isinstance(item, str) else resource_uri_problem(item)
+        )
+        if problem is not None:
+            raise fail(
+                key, value, f"a list of absolute URIs without fragments ({problem})"
+            )
+    return tuple(dict.fromkeys(str(s) for s in items))
+
+
+def optional_resource(key: str, value: object) -> str | None:
+    """``None``, or one resource URI (RFC 8707: absolute, no fragment)."""
     if value is None or (isinstance(value, str) and value.strip().lower() in _NONE):
         return None
-    if (
-        not isinstance(value, str)
-        or not value.startswith(("https://", "http://"))
-        or "#" in value
-        or value.strip() != value
-        or any(c.isspace() for c in value)
-    ):
-        raise fail(key, value, "None or an absolute http(s) URI without a fragment")
+    if not isinstance(value, str) or resource_uri_problem(value) is not None:
+        raise fail(key, value, "None or an absolute URI without a fragment")
     return value
+
+
+def registration_mode(key: str, value: object) -> str | None:
+    """Dynamic client registration: ``False`` (off, read as ``None``),
+    ``"open"`` or ``"token"``."""
+    if value is False or value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _FALSE or text in _NONE:
+            return None
+        if text in ("open", "token"):
+            return text
+    raise fail(key, value, 'False, "open" or "token"')
 
 
 #: What a per-client setting's coercion also knows: its column's type and how

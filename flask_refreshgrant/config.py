@@ -1,16 +1,11 @@
 """The settings table, and the validated :class:`Settings` read from ``app.config``.
 
-:data:`SETTINGS` is the one place a setting is declared: its ``app.config``
-key, its name (an attribute of :class:`Settings` or :class:`TokenPolicy`,
-and for a per-client setting also the client model's column and the
-``create-client`` option), its default and its coercion. Defaults,
-validation, the per-client policy, the client columns, the CLI options and
-the README's table are all derived from it.
-
-Every key is read once, at ``init_app``. Values that came from the
-environment as strings (``"86400"``, ``"true"``) are accepted when they parse
-cleanly; anything else raises :class:`~.errors.ConfigurationError` naming the
-key and the value.
+:data:`SETTINGS` is the one place a setting is declared (key, name, default,
+coercion); defaults, validation, the per-client policy, the client columns,
+the CLI options and the docs' table derive from it. Every key is read once,
+at ``init_app``; strings from the environment (``"86400"``, ``"true"``) are
+accepted when they parse cleanly, anything else raises
+:class:`~.errors.ConfigurationError` naming the key and the value.
 """
 
 from __future__ import annotations
@@ -27,8 +22,10 @@ from .coercion import (
     count,
     issuer_url,
     optional_path,
-    optional_uri,
+    optional_resource,
     path_prefix,
+    registration_mode,
+    resource_list,
     scope_list,
 )
 from .dpop.jws import algorithm_list
@@ -40,8 +37,7 @@ class Setting:
 
     #: The ``app.config`` key.
     key: str
-    #: The attribute of :class:`TokenPolicy` (per-client settings) or of
-    #: :class:`Settings`; for a per-client setting also the client column.
+    #: The attribute of :class:`TokenPolicy` or :class:`Settings` (and column).
     name: str
     default: Any
     coerce: Callable[[str, object], Any]
@@ -51,8 +47,7 @@ class Setting:
     doc: str
     #: Overridable per client (a nullable column of the client model).
     per_client: bool = False
-    #: A per-client setting's ``create-client`` option, when not ``name``
-    #: with dashes (a flag gets its ``--no-`` twin).
+    #: A per-client setting's option, when not ``name`` with dashes.
     option: str = ""
 
     @property
@@ -61,9 +56,8 @@ class Setting:
         return self.option or self.name.replace("_", "-")
 
 
-#: What ``OAUTH2_ACCESS_TOKEN_FORMAT`` may say.
+#: What ``OAUTH2_ACCESS_TOKEN_FORMAT`` and ``OAUTH2_SIGNING_ALG`` may say.
 OPAQUE, JWT = ACCESS_TOKEN_FORMATS = ("opaque", "jwt")
-#: What ``OAUTH2_SIGNING_ALG`` may say.
 SIGNING_ALGS = ("ES256", "EdDSA", "RS256", "PS256")
 
 #: Every setting, in the order the README's table lists them.
@@ -251,10 +245,8 @@ SETTINGS: tuple[Setting, ...] = (
         "opaque",
         Choice(ACCESS_TOKEN_FORMATS),
         "choice",
-        '`"jwt"`: access tokens are RFC 9068 JWTs signed with the current '
-        "signing key, which other services can verify against the JWKS; "
-        '`"opaque"`: random strings only this server can check. Needs '
-        "`SECRET_KEY` for JWTs",
+        '`"jwt"`: RFC 9068 JWT access tokens other services verify with the '
+        'JWKS (needs `SECRET_KEY`); `"opaque"`: random strings',
         per_client=True,
     ),
     Setting(
@@ -263,16 +255,7 @@ SETTINGS: tuple[Setting, ...] = (
         "ES256",
         Choice(SIGNING_ALGS),
         "choice",
-        "algorithm of new signing keys (JWT access tokens, ID tokens): "
-        "`ES256`, `EdDSA`, `RS256` or `PS256`",
-    ),
-    Setting(
-        "OAUTH2_DEFAULT_RESOURCE",
-        "default_resource",
-        None,
-        optional_uri,
-        "URI",
-        "the audience (`aud`) of a JWT access token; `None`: the issuer",
+        "algorithm of new signing keys: `ES256`, `EdDSA`, `RS256` or `PS256`",
     ),
     Setting(
         "OAUTH2_ID_TOKEN_VALIDITY_PERIOD",
@@ -288,8 +271,43 @@ SETTINGS: tuple[Setting, ...] = (
         False,
         Flag(),
         "flag",
-        "an `openid` grant gets a refresh token only when it was granted "
-        "`offline_access` (OpenID Connect Core §11)",
+        "an `openid` grant gets a refresh token only with `offline_access`",
+    ),
+    Setting(
+        "OAUTH2_DEFAULT_RESOURCE",
+        "default_resource",
+        None,
+        optional_resource,
+        "URI",
+        "the audience of a token whose request named no resource; `None`: the issuer",
+    ),
+    Setting(
+        "OAUTH2_RESOURCES",
+        "resources",
+        None,
+        resource_list,
+        "list",
+        "the resources (RFC 8707) tokens are issued for; `None`: any `https` "
+        "URI or `http` loopback URI; anything else is `invalid_target`",
+    ),
+    Setting(
+        "OAUTH2_DYNAMIC_REGISTRATION",
+        "dynamic_registration",
+        False,
+        registration_mode,
+        "mode",
+        "dynamic client registration (RFC 7591) at `{prefix}/register`: "
+        '`False` (off), `"open"`, or `"token"` (an initial access token from '
+        "`flask oauth2 registration-token create` is needed)",
+    ),
+    Setting(
+        "OAUTH2_REGISTRATION_RATE_LIMIT",
+        "registration_rate_limit",
+        20,
+        count,
+        "count",
+        "dynamic registrations one client address may make per hour (then "
+        "`429` with `Retry-After`); `0`: no limit",
     ),
 )
 
@@ -322,7 +340,6 @@ class TokenPolicy:
     refresh_token_grace_period: int
     #: Every token request must carry a DPoP proof (RFC 9449 §5.2).
     dpop_bound_access_tokens: bool
-    #: ``"opaque"`` or ``"jwt"`` (RFC 9068).
     access_token_format: str
 
 
@@ -345,11 +362,17 @@ class Settings:
     dpop_require_nonce: bool
     #: Where Prometheus metrics are served, or ``None``: no metrics.
     metrics_path: str | None
-    #: JWT access tokens and OpenID Connect (see ``keys/``, ``grants/oidc.py``).
     signing_alg: str
-    default_resource: str | None
     id_token_validity_period: int
     oidc_refresh_requires_offline_access: bool
+    #: The audience of a token that named no resource; ``None``: the issuer.
+    default_resource: str | None = None
+    #: ``OAUTH2_RESOURCES`` (RFC 8707); ``None``: any https or loopback URI.
+    resources: tuple[str, ...] | None = None
+    #: ``"open"``, ``"token"``, or ``None``: no dynamic registration.
+    dynamic_registration: str | None = None
+    #: Registrations per client address and hour; ``0``: unlimited.
+    registration_rate_limit: int = 20
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -363,11 +386,8 @@ class Settings:
         return cls(policy=policy, **values)
 
     def policy_for(self, client: object) -> TokenPolicy:
-        """The app's policy with the client's non-null columns laid over it.
-
-        A negative per-client validity period or absolute lifetime means
-        "never expires" / "no cap", as the app-level keys do.
-        """
+        """The app's policy with the client's non-null columns laid over it
+        (a negative validity period or absolute lifetime: never / no cap)."""
         overrides: dict[str, Any] = {}
         for setting in PER_CLIENT_SETTINGS:
             value = getattr(client, setting.name)

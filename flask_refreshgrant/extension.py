@@ -39,6 +39,7 @@ from .server.state import EXTENSION_KEY, RefreshGrantState, state
 from .store.admin import AdminStore, ClientCredentials
 from .store.dpop import ProofReplayStore
 from .store.lockout import LockoutStore
+from .store.registration import RegistrationStore
 from .store.signing_keys import SigningKeyStore
 from .store.tokens import TokenStore
 from .userinfo import userinfo_blueprint
@@ -176,6 +177,7 @@ class RefreshGrant:
             admin=AdminStore(db, models),
             server=server,
             keys=keys,
+            registration=RegistrationStore(db, models),
             authorize=authorize,
             metrics=metrics,
             get_user_claims=get_user_claims,
@@ -200,6 +202,7 @@ class RefreshGrant:
         scope: str = "",
         redirect_uris: Iterable[str] = (),
         public: bool = False,
+        serves_resources: Iterable[str] = (),
         **settings: Any,
     ) -> ClientCredentials:
         """Register a client with the current app and return its id and
@@ -210,6 +213,9 @@ class RefreshGrant:
         :param scope: space-separated scopes the client may ask for.
         :param public: a public client has no secret and authenticates with
             ``client_id`` alone (PKCE required, refresh tokens always rotate).
+        :param serves_resources: the resources (RFC 8707) this client serves
+            as a resource server: it may introspect access tokens whose
+            audience names one of them, not only its own.
         :param settings: per-client settings by column name, e.g.
             ``refresh_token_validity_period=600`` or
             ``renew_refresh_token=False``; omitted or ``None`` inherits the
@@ -224,6 +230,7 @@ class RefreshGrant:
             scope=scope,
             redirect_uris=redirect_uris,
             public=public,
+            serves_resources=serves_resources,
             **settings,
         )
 
@@ -263,7 +270,8 @@ class RefreshGrant:
         """Change what is given and nothing else; return the client as it is now.
 
         :param changes: any of ``name``, ``grant_types``, ``scope``,
-            ``redirect_uris`` and the per-client settings by column name;
+            ``redirect_uris``, ``serves_resources`` and the per-client
+            settings by column name;
             a setting given as ``None`` inherits the app's value again.
             Applies from the next request on: tokens already issued keep
             their expiry.

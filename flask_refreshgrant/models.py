@@ -25,7 +25,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 
 from .config import PER_CLIENT_SETTINGS, per_client_coercion
+from .key_models import SigningKeyMixin
 from .redirect_uris import redirect_uri_matches
+from .registration_models import RegistrationLimitMixin, RegistrationTokenMixin
 from .security import digests_match
 
 if TYPE_CHECKING:
@@ -66,6 +68,16 @@ class ClientMixin(AuthlibClientMixin):  # type: ignore[misc]
     #: digest, accepted until ``previous_secret_expires_at``; else ``None``.
     previous_secret_digest: Mapped[str | None] = mapped_column(String(64))
     previous_secret_expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    #: ``"dynamic"`` for a client that registered itself (RFC 7591); else
+    #: ``None`` (an operator registered it).
+    registered_by: Mapped[str | None] = mapped_column(String(16))
+    #: For a dynamic client: when ``purge`` first found a token of it (it
+    #: is then kept); ``None``: none seen yet.
+    token_seen_at: Mapped[int | None] = mapped_column(BigInteger)
+    #: The resources (RFC 8707) this client serves as a resource server,
+    #: space-separated: it may introspect any access token whose audience
+    #: names one of them (RFC 7662 §4). ``None``: only its own tokens.
+    served_resources: Mapped[str | None] = mapped_column(Text)
 
     @property
     def is_public(self) -> bool:
@@ -196,9 +208,12 @@ class RefreshTokenMixin(_IssuedTokenMixin):
     #: While the grace period after this token's rotation lasts: the response
     #: its rotation returned, encrypted (see ``grace.py``); else ``None``.
     replay: Mapped[str | None] = mapped_column(Text)
-    #: When the user logged in to start the family (OIDC ``auth_time``),
-    #: kept by every successor; ``None``: unknown.
+    #: OIDC ``auth_time``: when the family's login was (``None``: unknown).
     auth_time: Mapped[int | None] = mapped_column(BigInteger)
+    #: The resources (RFC 8707) the grant was given for, space-separated,
+    #: kept by every token of the family; ``None``: none named (the
+    #: default audience).
+    resources: Mapped[str | None] = mapped_column(Text)
 
     def get_expires_in(self) -> int:
         if self.expires_at is None:
@@ -216,6 +231,9 @@ class AccessTokenMixin(_IssuedTokenMixin):
     expires_at: Mapped[int] = mapped_column(BigInteger)
     #: ``None``: opaque; ``"jwt"``: RFC 9068, ``digest`` is its ``jti``'s.
     token_format: Mapped[str | None] = mapped_column(String(16))
+    #: The resources (RFC 8707) this token is for, space-separated: its
+    #: audience; ``None``: ``OAUTH2_DEFAULT_RESOURCE`` (else the issuer).
+    audience: Mapped[str | None] = mapped_column(Text)
 
     def get_expires_in(self) -> int:
         return max(0, self.expires_at - self.issued_at)
@@ -245,21 +263,17 @@ class AuthorizationCodeMixin(AuthlibCodeMixin):  # type: ignore[misc]
     #: ``dpop_jkt`` of the authorization request (RFC 9449 §10): the code is
     #: redeemable only with a DPoP proof of that key.
     dpop_jkt: Mapped[str | None] = mapped_column(String(64))
-    #: OpenID Connect: the request's ``nonce``; when the user logged in.
-    nonce: Mapped[str | None] = mapped_column(Text)
+    nonce: Mapped[str | None] = mapped_column(Text)  # OpenID Connect
     auth_time: Mapped[int | None] = mapped_column(BigInteger)
+    #: The resources (RFC 8707) of the authorization request, space-separated;
+    #: ``None``: none named.
+    resources: Mapped[str | None] = mapped_column(Text)
 
     def get_redirect_uri(self) -> str | None:
         return self.redirect_uri
 
     def get_scope(self) -> str:
         return self.scope
-
-    def get_nonce(self) -> str | None:  # authlib.oidc.core's code mixin
-        return self.nonce
-
-    def get_auth_time(self) -> int | None:
-        return self.auth_time
 
 
 class PasswordLockoutMixin:
@@ -291,24 +305,6 @@ class DPoPProofMixin:
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
-class SigningKeyMixin:
-    """A key that signs JWT access tokens and ID tokens (see ``keys/``).
-    ``sequence`` orders keys and, being unique, lets only one of several
-    instances store the first key; the private half is sealed (``sealing.py``)."""
-
-    id: Mapped[int] = mapped_column(_ID, primary_key=True)
-    kid: Mapped[str] = mapped_column(String(64), unique=True)
-    sequence: Mapped[int] = mapped_column(BigInteger, unique=True)
-    alg: Mapped[str] = mapped_column(String(16))
-    #: JSON; the private one sealed.
-    public_jwk: Mapped[str] = mapped_column(Text)
-    private_jwk: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[int] = mapped_column(BigInteger)
-    #: Signs from then on (until a later key activates); published until retired.
-    activates_at: Mapped[int] = mapped_column(BigInteger)
-    retired_at: Mapped[int | None] = mapped_column(BigInteger)
-
-
 @dataclasses.dataclass(frozen=True)
 class Models:
     """The concrete model classes the extension reads and writes.
@@ -326,6 +322,8 @@ class Models:
     password_lockout: type[PasswordLockoutMixin] | None = None
     dpop_proof: type[DPoPProofMixin] | None = None
     signing_key: type[SigningKeyMixin] | None = None
+    registration_token: type[RegistrationTokenMixin] | None = None
+    registration_limit: type[RegistrationLimitMixin] | None = None
 
 
 _default_models: weakref.WeakKeyDictionary[SQLAlchemy, Models] = (
@@ -351,26 +349,28 @@ def _default_model(
     return cast("type[_Mixin]", built[table])
 
 
+#: The optional models ``init_app`` adds on the app's ``db`` when
+#: :class:`Models` leaves them out: ``oauth2_<field>`` tables.
+_OPTIONAL_MODELS: dict[str, type[Any]] = {
+    "password_lockout": PasswordLockoutMixin,
+    "dpop_proof": DPoPProofMixin,
+    "signing_key": SigningKeyMixin,
+    "registration_token": RegistrationTokenMixin,
+    "registration_limit": RegistrationLimitMixin,
+}
+
+
 def complete_models(db: SQLAlchemy, models: Models | None) -> Models:
     """``models`` (default: :func:`default_models`), with the default
-    lockout and DPoP proof models on ``db`` where it has none."""
+    lockout, DPoP proof, signing key and registration models on ``db``
+    where it has none."""
     if models is None:
         return default_models(db)
-    if models.password_lockout is None:
-        lockout = _default_model(
-            db, PasswordLockoutMixin, "OAuth2PasswordLockout", "oauth2_password_lockout"
-        )
-        models = dataclasses.replace(models, password_lockout=lockout)
-    if models.dpop_proof is None:
-        proof = _default_model(
-            db, DPoPProofMixin, "OAuth2DPoPProof", "oauth2_dpop_proof"
-        )
-        models = dataclasses.replace(models, dpop_proof=proof)
-    if models.signing_key is None:
-        signing_key = _default_model(
-            db, SigningKeyMixin, "OAuth2SigningKey", "oauth2_signing_key"
-        )
-        models = dataclasses.replace(models, signing_key=signing_key)
+    for field, mixin in _OPTIONAL_MODELS.items():
+        if getattr(models, field) is None:
+            name = "OAuth2" + mixin.__name__.removesuffix("Mixin")
+            built = _default_model(db, mixin, name, f"oauth2_{field}")
+            models = dataclasses.replace(models, **{field: built})
     return models
 
 

@@ -368,3 +368,33 @@ def test_the_first_key_made_in_the_middle_of_a_refresh(harness: Harness) -> None
     assert [t["status"] for t in history["tokens"]] == ["rotated", "live"]
     third = h.refresh(client, second["refresh_token"]).json
     assert third is not None and "access_token" in third, third
+
+
+def test_aud_is_the_named_resources(jwt_harness: Harness) -> None:
+    """SPEC §12 via §10: the audience is what the request named (RFC 8707),
+    narrowed on refresh, else the default."""
+    h = jwt_harness
+    client = h.create_client()
+    api, other = "https://api.example.com/", "https://other.example.com/"
+    body = h.token(
+        {
+            "grant_type": "password",
+            "username": "alice",
+            "password": "wonderland",
+            "resource": [api, other],  # type: ignore[dict-item]
+        },
+        client,
+    ).json
+    assert body is not None and "access_token" in body, body
+    assert verified(h, body["access_token"])["aud"] == [api, other]
+    narrowed = h.token(
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": body["refresh_token"],
+            "resource": api,
+        },
+        client,
+    ).json
+    assert narrowed is not None and "access_token" in narrowed, narrowed
+    assert verified(h, narrowed["access_token"])["aud"] == api
+    assert ping(h, narrowed["access_token"]) == 200

@@ -137,7 +137,12 @@ def test_instances_starting_at_once_make_one_first_key(
         kids: list[str] = []
         errors: list[BaseException] = []
 
-        def first_need(h: Harness) -> None:
+        def first_need(
+            h: Harness,
+            barrier: threading.Barrier = barrier,
+            kids: list[str] = kids,
+            errors: list[BaseException] = errors,
+        ) -> None:
             try:
                 with h.app.app_context():
                     barrier.wait()

@@ -21,11 +21,13 @@ from .clients import clients_cli
 from .common import per_client_options
 from .grants import grants_cli
 from .keys import keys_cli
+from .registration import registration_token_cli
 
 oauth2_cli = AppGroup("oauth2", help="Manage OAuth 2.0 clients and tokens.")
 oauth2_cli.add_command(clients_cli)
 oauth2_cli.add_command(grants_cli)
 oauth2_cli.add_command(keys_cli)
+oauth2_cli.add_command(registration_token_cli)
 
 
 @oauth2_cli.command("create-client")
@@ -43,6 +45,13 @@ oauth2_cli.add_command(keys_cli)
 @click.option(
     "--public", is_flag=True, help="A public client: no secret, always rotates."
 )
+@click.option(
+    "--serves-resource",
+    "serves_resources",
+    multiple=True,
+    help="A resource (RFC 8707) this client serves as a resource server: it "
+    "may introspect access tokens for it. Repeatable.",
+)
 @per_client_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def create_client(
@@ -51,6 +60,7 @@ def create_client(
     scope: str,
     redirect_uris: tuple[str, ...],
     public: bool,
+    serves_resources: tuple[str, ...],
     as_json: bool,
     **settings: Any,
 ) -> None:
@@ -63,6 +73,7 @@ def create_client(
             scope=scope,
             redirect_uris=redirect_uris,
             public=public,
+            serves_resources=serves_resources,
             **{key: value for key, value in settings.items() if value is not None},
         )
     except ClientRegistrationError as error:
@@ -101,7 +112,8 @@ def purge(older_than: int) -> None:
         f"{counts.authorization_codes} authorization codes; "
         f"cleared {counts.replays} grace-period replay copies"
         f" and {counts.password_lockouts} stale password lock records; "
-        f"forgot {counts.dpop_proofs} used DPoP proofs"
+        f"forgot {counts.dpop_proofs} used DPoP proofs; "
+        f"deleted {counts.dynamic_clients} unused dynamic clients"
         + (
             f"; retired {counts.signing_keys} signing keys"
             if counts.signing_keys

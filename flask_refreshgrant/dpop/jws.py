@@ -98,6 +98,13 @@ def _registry(algorithms: tuple[str, ...]) -> Any:
     return _ProofRegistry(algorithms=algorithms, strict_check_header=False)
 
 
+def registry_for(algorithms: tuple[str, ...]) -> Any:
+    """joserfc's JWS registry for ``algorithms`` as proofs use it (no
+    warning for an algorithm the operator chose); the resource server
+    checks JWT access tokens with it too."""
+    return _registry(algorithms)
+
+
 def _public_key(value: object) -> Any:
     """The public key of a ``jwk`` header: asymmetric, public members only."""
     if not isinstance(value, dict):

@@ -43,6 +43,10 @@ _BODY_ONLY_PARAMETERS = frozenset(
 )
 
 
+#: Parameters a token request may repeat: ``resource`` (RFC 8707 §2).
+_REPEATABLE_PARAMETERS = frozenset({"resource"})
+
+
 class BodyOnlyPayload(FlaskOAuth2Payload):  # type: ignore[misc]
     """OAuth parameters from the form body only, never the URL query."""
 
@@ -122,9 +126,11 @@ def check_form_request(request: Request) -> None:
     form = request.form
     for name in form:
         values = form.getlist(name)
-        if len(values) > 1:
+        if len(values) > 1 and name not in _REPEATABLE_PARAMETERS:
             raise InvalidRequestError(f"Repeated {_quoted(name)}.")
-        if _CONTROL_CHARACTER.search(values[0]) or _CONTROL_CHARACTER.search(name):
+        if any(_CONTROL_CHARACTER.search(v) for v in values) or (
+            _CONTROL_CHARACTER.search(name)
+        ):
             raise InvalidRequestError(f"Invalid characters in {_quoted(name)}.")
     if "Authorization" in request.headers and "client_secret" in form:
         raise InvalidRequestError("Use one client authentication method only.")

@@ -16,10 +16,12 @@ from .. import reasons, signals
 from ..dpop.proofs import same_key
 from ..issuer import issuer_url
 from ..models import AuthorizationCodeMixin, ClientMixin
+from ..resource_uris import joined
 from ..store.rows import IssuedTokens
 from .common import GrantMixin
 from .issuing import finish_new_grant
 from .oidc import CodeFacts, has_openid, refresh_without_offline_access
+from .resources import authorization_request_resources, for_new_grant
 
 #: Seconds an authorization code is valid (RFC 6749 §4.1.2: "10 minutes" at most).
 AUTHORIZATION_CODE_LIFETIME = 600
@@ -71,6 +73,7 @@ class AuthorizationCodeGrant(GrantMixin, grants.AuthorizationCodeGrant):  # type
             # As the app reported it (AuthorizationRequest.approve), else now:
             # the time of consent.
             auth_time=getattr(request, "auth_time", None) or now,
+            resources=joined(authorization_request_resources(request)),
         )
 
     def query_authorization_code(
@@ -124,6 +127,10 @@ class AuthorizationCodeGrant(GrantMixin, grants.AuthorizationCodeGrant):  # type
         if user is None:
             raise InvalidGrantError("The user of this code no longer exists.")
         self.request.user = user
+        # RFC 8707 §2.2: a subset of the code's resources, checked before
+        # the code is used.
+        targets = for_new_grant(self.named_resources, code.resources)
+        self.access_token_audience = targets.audience
         token: dict[str, Any] = self.generate_token(
             user=user,
             scope=code.scope,
@@ -162,6 +169,8 @@ class AuthorizationCodeGrant(GrantMixin, grants.AuthorizationCodeGrant):  # type
             refresh_token_jkt=refresh_token_jkt,
             access_token_jti=self.access_token_jti,
             auth_time=auth_time,
+            audience=targets.audience,
+            resources=targets.grant,
         )
         return 200, token, self.TOKEN_RESPONSE_HEADER
 

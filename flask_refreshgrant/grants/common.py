@@ -15,6 +15,7 @@ from ..dpop.proofs import InvalidDPoPProofError, Proof
 from ..issuer import issuer_url
 from ..keys.access_tokens import ACCESS_TOKEN_TYPE, access_token_claims, new_jti
 from ..models import ClientMixin
+from . import resources
 from .issuing import finish_new_grant
 from .protocols import GrantServer
 
@@ -32,6 +33,10 @@ class GrantMixin:
     request: Any
     #: The ``jti`` of the JWT access token :meth:`generate_token` made, if any.
     access_token_jti: str | None = None
+    #: The access token's audience (RFC 8707) as the code and refresh grants
+    #: work it out before :meth:`generate_token`; ``None``: the default.
+    #: Unset: a fresh grant's, from the request's ``resource`` parameters.
+    access_token_audience: str | None
 
     def login_time(self) -> int | None:
         """When the user logged in to start this grant (``auth_time``), if
@@ -50,7 +55,14 @@ class GrantMixin:
         self.request.client = client
         if self.policy.dpop_bound_access_tokens and self.request.dpop is None:
             raise InvalidDPoPProofError("This client must send a DPoP proof.")
+        # RFC 8707: before anything is read or written for the grant.
+        resources.check_named(self.named_resources, self.server.settings)
         return client
+
+    @property
+    def named_resources(self) -> tuple[str, ...]:
+        """The token request's ``resource`` parameters (RFC 8707)."""
+        return resources.token_request_resources(self.request)
 
     @property
     def proof(self) -> Proof | None:
@@ -104,12 +116,16 @@ class GrantMixin:
         """Make ``token``'s access token an RFC 9068 JWT; its ``jti`` is what
         gets stored (as a digest)."""
         settings = self.server.settings
-        issuer = issuer_url(settings)
         client_id: str = self.request.client.client_id
         jti = new_jti()
+        if not hasattr(self, "access_token_audience"):
+            self.access_token_audience = resources.for_new_grant(
+                self.named_resources
+            ).audience
+        audience = resources.audience_of(settings, self.access_token_audience)
         claims = access_token_claims(
-            issuer=issuer,
-            audience=settings.default_resource or issuer,
+            issuer=issuer_url(settings),
+            audience=audience[0] if len(audience) == 1 else list(audience),
             subject=client_id if user is None else self.server.get_user_id(user),
             client_id=client_id,
             scope=token.get("scope"),
@@ -127,6 +143,7 @@ class GrantMixin:
         password and client credentials grants)."""
         user = self.request.user
         access_token_jkt, refresh_token_jkt = self.new_grant_bindings()
+        targets = resources.for_new_grant(self.named_resources)
         finish_new_grant(
             token,
             policy=self.policy,
@@ -139,4 +156,6 @@ class GrantMixin:
             refresh_token_jkt=refresh_token_jkt,
             access_token_jti=self.access_token_jti,
             auth_time=None if user is None else self.login_time(),
+            audience=targets.audience,
+            resources=targets.grant,
         )

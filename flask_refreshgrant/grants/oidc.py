@@ -81,5 +81,5 @@ class CodeFacts:
     def __init__(self, code: AuthorizationCodeMixin) -> None:
         self.client_id = code.client_id
         self.user_id = code.user_id
-        self.nonce = code.get_nonce()
-        self.auth_time: int = code.get_auth_time() or code.issued_at
+        self.nonce = code.nonce
+        self.auth_time: int = code.auth_time or code.issued_at

@@ -18,6 +18,7 @@ from . import grace, lifetimes
 from .common import GrantMixin
 from .issuing import set_refresh_expires_in
 from .oidc import has_openid, id_token
+from .resources import for_refresh
 
 
 def invalid_refresh_token() -> InvalidGrantError:
@@ -99,7 +100,8 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
     def _grace_replay(self, token: RefreshTokenMixin) -> dict[str, Any] | None:
         """The response ``token``'s rotation returned, while its grace period
         runs (see :func:`.grace.replayed_response`), to a retry of the same
-        request (same client — checked before — and same ``scope``), while
+        request (same client — checked before — same ``scope`` and
+        ``resource``), while
         the replayed access token is live and the user still loads. Else
         ``None``: the token is a rotated-out one."""
         now = self.server.now()
@@ -109,6 +111,7 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
             grace_period=self.policy.refresh_token_grace_period,
             secret_key=current_app.config.get("SECRET_KEY"),
             scope=self.request.payload.scope,
+            resource=self.named_resources,
         )
         if response is None:
             return None
@@ -186,6 +189,12 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
             raise InvalidGrantError("The user of this refresh token no longer exists.")
         self.request.user = user
 
+        # RFC 8707 §2.2: a subset of the grant's resources narrows the
+        # audience; one outside it is invalid_target, and consumes nothing.
+        audience = for_refresh(
+            self.named_resources, old.resources, self.server.settings
+        )
+        self.access_token_audience = audience
         # RFC 6749 §6: omitted scope means the originally granted scope.
         scope = self.request.payload.scope or old.scope
         token: dict[str, Any] = self.generate_token(
@@ -199,6 +208,7 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
             token,
             access_token_jkt=None if proof is None else proof.jkt,
             access_token_jti=self.access_token_jti,
+            audience=audience,
         )
         # Read before the commit expires ``old``'s attributes.
         parent_id = old.id
@@ -216,6 +226,7 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
                     current_app.config.get("SECRET_KEY"),
                     token,
                     scope=self.request.payload.scope,
+                    resource=self.named_resources,
                 )
             if not self.server.store.rotate(
                 old, issued, now=now, expires_at=expires_at, replay=sealed

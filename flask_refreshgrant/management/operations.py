@@ -23,6 +23,7 @@ from .registration import (
     check_grant_types,
     check_redirect_uris,
     check_scope,
+    check_served_resources,
 )
 
 
@@ -34,10 +35,12 @@ def create_client(
     scope: str = "",
     redirect_uris: Iterable[str] = (),
     public: bool = False,
+    serves_resources: Iterable[str] = (),
     **settings: Any,
 ) -> ClientCredentials:
     """Check and register a client (see :meth:`.RefreshGrant.create_client`)."""
     return app_state.admin.create_client(
+        served_resources=check_served_resources(serves_resources),
         name=name,
         grant_types=check_grant_types(grant_types, public=public),
         scope=check_scope(scope, app_state.settings),
@@ -50,13 +53,18 @@ def create_client(
 
 def purge(app_state: RefreshGrantState, *, older_than: int = 0) -> PurgeCounts:
     """Delete tokens and codes expired or revoked more than ``older_than``
-    seconds ago, grace replay copies whose window has closed, and used DPoP
-    proofs too old to be accepted again; retire signing keys nothing valid
+    seconds ago, grace replay copies whose window has closed, used DPoP
+    proofs too old to be accepted again, and dynamically registered clients
+    that obtained no token within a day; retire signing keys nothing valid
     was signed with."""
     admin = app_state.admin
     now = app_state.server.now()
     grace = admin.longest_grace_period(
         app_state.settings.policy.refresh_token_grace_period
+    )
+    # First, while their tokens are still there to mark the used ones.
+    dynamic = app_state.registration.purge(
+        now=now, unused_before=now - UNUSED_DYNAMIC_CLIENT_SECONDS
     )
     counts = admin.purge(cutoff=now - older_than, replay_cutoff=now - grace)
     lockouts = app_state.server.lockout.purge()
@@ -65,9 +73,14 @@ def purge(app_state: RefreshGrantState, *, older_than: int = 0) -> PurgeCounts:
         counts,
         password_lockouts=lockouts,
         dpop_proofs=proofs,
+        dynamic_clients=dynamic,
         signing_keys=app_state.keys.purge(),
     )
 
+
+#: A dynamic client that obtained no token this long after registering is
+#: deleted by ``purge`` (SPEC §12).
+UNUSED_DYNAMIC_CLIENT_SECONDS = 86400
 
 # -- clients -------------------------------------------------------------------
 
@@ -87,6 +100,8 @@ def client_record(client: ClientMixin, now: int) -> ClientRecord:
         previous_secret_expires_at=(
             kept_until if kept_until is not None and kept_until > now else None
         ),
+        registered_by=client.registered_by,
+        serves_resources=tuple((client.served_resources or "").split()),
     )
 
 
@@ -136,6 +151,10 @@ def update_client(
             changes.pop("redirect_uris"), public=client.is_public
         )
         values["redirect_uris"] = " ".join(uris)
+    if "serves_resources" in changes:
+        values["served_resources"] = check_served_resources(
+            changes.pop("serves_resources")
+        )
     values.update(check_client_settings(changes))
     if not app_state.admin.update_client(client_id, values):
         raise NotFoundError(f"no client {client_id!r}")

@@ -13,6 +13,7 @@ from ..errors import ClientRegistrationError, ConfigurationError
 from ..grants.oidc import OFFLINE_ACCESS, OPENID
 from ..keys import jose
 from ..redirect_uris import redirect_uri_problem
+from ..resource_uris import joined, resource_uri_problem
 
 #: The grant types a client can be registered for.
 GRANT_TYPES = ("authorization_code", "refresh_token", "password", "client_credentials")
@@ -65,6 +66,19 @@ def check_redirect_uris(uris: Iterable[str], *, public: bool) -> list[str]:
         if problem is not None:
             raise ClientRegistrationError(f"{problem}: {uri!r}")
     return checked
+
+
+def check_served_resources(uris: Iterable[str]) -> str | None:
+    """The resources a resource server client serves (absolute URIs
+    without a fragment, RFC 8707), as stored; ``None`` for none."""
+    if isinstance(uris, str):
+        raise ClientRegistrationError("serves_resources must be a list of URIs")
+    checked = list(uris)
+    for uri in checked:
+        problem = resource_uri_problem(uri) if isinstance(uri, str) else "not a URI"
+        if problem is not None:
+            raise ClientRegistrationError(f"{problem}: {uri!r}")
+    return joined(checked)
 
 
 def check_client_settings(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from ..grants.oidc import OFFLINE_ACCESS, OPENID
 from ..grants.password import PasswordGrant
 from ..grants.protocols import AuthenticateUser, GetUserId, LoadUser
 from ..grants.refresh import RefreshTokenGrant
+from ..grants.resources import ResourceIndicators
 from ..issuer import issuer_url
 from ..keys import jose
 from ..keys.keyring import Keyring
@@ -96,7 +97,11 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         )
         self.register_client_auth_method("client_secret_post", self._authenticate_post)
         if authorization_code:
-            extensions: list[Any] = [S256CodeChallenge(), DPoPKeyThumbprint()]
+            extensions: list[Any] = [
+                S256CodeChallenge(),
+                DPoPKeyThumbprint(),
+                ResourceIndicators(),
+            ]
             if jose.AVAILABLE:  # authlib.oidc.core needs joserfc
                 from ..grants.oidc_code import OpenIDCode
 

@@ -27,6 +27,7 @@ from ..http_errors import database_unavailable, json_error
 from ..issuer import issuer_url
 from ..keys import jose
 from ..metrics import Metrics
+from .registration import register as register_client
 from .state import state
 
 blueprint = Blueprint("refreshgrant", __name__)
@@ -40,7 +41,12 @@ metrics_blueprint = Blueprint("refreshgrant_metrics", __name__)
 #: Flask's automatic OPTIONS answer; a second rule without methods
 #: (:func:`_route_every_method`) sends every other method, OPTIONS and
 #: HEAD included, to the same views, which answer a JSON 405.
-_POST_ONLY = {"/token": "token", "/revoke": "revoke", "/introspect": "introspect"}
+_POST_ONLY = {
+    "/token": "token",
+    "/revoke": "revoke",
+    "/introspect": "introspect",
+    "/register": "register",
+}
 
 
 @blueprint.record
@@ -101,6 +107,12 @@ def revoke() -> Response:
 def introspect() -> Response:
     """RFC 7662 token introspection."""
     return _post_only() or state().server.create_endpoint_response("introspection")
+
+
+@blueprint.route("/register", methods=["POST"], provide_automatic_options=False)
+def register() -> Response:
+    """RFC 7591 dynamic client registration, when on."""
+    return register_client(state())
 
 
 @blueprint.route("/authorize", methods=["GET", "POST"])
@@ -196,6 +208,11 @@ def metadata() -> dict[str, Any]:
         body["jwks_uri"] = base + "/jwks"
     if settings.scopes_supported:
         body["scopes_supported"] = list(settings.scopes_supported)
+    if settings.dynamic_registration is not None:
+        body["registration_endpoint"] = base + "/register"
+    if settings.resources is not None:
+        # RFC 9728 §4: the resources (RFC 8707) tokens are issued for.
+        body["protected_resources"] = list(settings.resources)
     body.update(app_state.server.dpop.metadata())
     return body
 

@@ -14,6 +14,7 @@ from ..keys.keyring import Keyring
 from ..metrics import Metrics
 from ..models import Models
 from ..store.admin import AdminStore
+from ..store.registration import RegistrationStore
 from ..store.tokens import TokenStore
 from .authorization_server import AuthorizationServer
 
@@ -34,6 +35,9 @@ class RefreshGrantState:
     server: AuthorizationServer
     #: The signing keys (JWT access tokens, ID tokens; SPEC §10).
     keys: Keyring
+    #: Dynamic client registration (RFC 7591): initial access tokens, the
+    #: rate limit, dynamic clients.
+    registration: RegistrationStore
     #: The app's login-and-consent view, or ``None``: no authorization endpoint.
     authorize: AuthorizeView | None = None
     #: Prometheus metrics, or ``None``: ``OAUTH2_METRICS_PATH`` is not set.

@@ -34,6 +34,11 @@ class IssuedTokens:
     access_token_jti: str | None = None
     #: When the user logged in to start a new family (OIDC ``auth_time``).
     auth_time: int | None = None
+    #: The access token's audience (RFC 8707), space-separated; ``None``:
+    #: the default one (nothing stored).
+    audience: str | None = None
+    #: A new family's resources, kept by its refresh tokens; ``None``: none.
+    resources: str | None = None
 
     @classmethod
     def from_response(
@@ -44,6 +49,8 @@ class IssuedTokens:
         refresh_token_jkt: str | None = None,
         access_token_jti: str | None = None,
         auth_time: int | None = None,
+        audience: str | None = None,
+        resources: str | None = None,
     ) -> IssuedTokens:
         """The tokens of a token response a grant generated."""
         return cls(
@@ -55,6 +62,8 @@ class IssuedTokens:
             refresh_token_jkt=refresh_token_jkt,
             access_token_jti=access_token_jti,
             auth_time=auth_time,
+            audience=audience,
+            resources=resources,
         )
 
 
@@ -77,9 +86,10 @@ def access_token_row(
     family_id: str | None,
     now: int,
 ) -> Row:
-    """An access token row; ``dpop_jkt`` only when it is bound and
-    ``token_format`` only for a JWT, so an opaque bearer token's INSERT stays
-    the statement it always was."""
+    """An access token row; ``dpop_jkt`` only when it is bound,
+    ``token_format`` only for a JWT and ``audience`` only when the grant has
+    resources, so a plain opaque bearer token's INSERT stays the statement it
+    always was."""
     jti = issued.access_token_jti
     values = {
         "digest": token_digest(issued.access_token if jti is None else jti),
@@ -95,6 +105,8 @@ def access_token_row(
         values["dpop_jkt"] = issued.access_token_jkt
     if jti is not None:
         values["token_format"] = JWT_FORMAT
+    if issued.audience is not None:
+        values["audience"] = issued.audience
     return models.access_token, values
 
 
@@ -144,6 +156,8 @@ def new_grant_rows(
             refresh["dpop_jkt"] = issued.refresh_token_jkt
         if issued.auth_time is not None:
             refresh["auth_time"] = issued.auth_time
+        if issued.resources is not None:
+            refresh["resources"] = issued.resources
         rows.append((models.refresh_token, refresh))
     rows.append(
         access_token_row(

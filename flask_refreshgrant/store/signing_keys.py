@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..models import SigningKeyMixin
+from ..key_models import SigningKeyMixin
 from .base import StoreBase, rowcount
 
 

@@ -117,8 +117,7 @@ class TokenStore(StoreBase):
 
     def find_access_token(self, token: str) -> AccessTokenMixin | None:
         """An opaque access token by its digest, or a JWT (RFC 9068) by its
-        ``jti``'s once :attr:`read_jwt` has checked its signature. A JWT's
-        row is never found by its bare ``jti``, nor an opaque row by a JWT."""
+        ``jti``'s once :attr:`read_jwt` checked it; never a JWT's bare ``jti``."""
         model = self.models.access_token
         if self.read_jwt is not None and token.count(".") == 2:
             jti = self.read_jwt(token)
@@ -180,6 +179,7 @@ class TokenStore(StoreBase):
         dpop_jkt: str | None = None,
         nonce: str | None = None,
         auth_time: int | None = None,
+        resources: str | None = None,
     ) -> None:
         row = self.models.authorization_code(
             digest=token_digest(code),
@@ -194,6 +194,7 @@ class TokenStore(StoreBase):
             dpop_jkt=dpop_jkt,
             nonce=nonce,
             auth_time=auth_time,
+            resources=resources,
         )
         with self.transaction() as session:
             session.add(row)
@@ -277,6 +278,9 @@ class TokenStore(StoreBase):
             successor["dpop_jkt"] = old.dpop_jkt
         if old.auth_time is not None:
             successor["auth_time"] = old.auth_time
+        if old.resources is not None:
+            # So does a family given for resources (RFC 8707).
+            successor["resources"] = old.resources
         _, access = rows.access_token_for(self.models, old, issued, now=now)
         retire = {"retire_id": old.id, "retire_now": now, "retire_replay": replay}
         # Only a rotation that keeps a replay ends its parent's window early;
