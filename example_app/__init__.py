@@ -37,6 +37,7 @@ from flask_refreshgrant import current_token, require_oauth
 
 from .cli import register_commands
 from .database import database_engine_options, database_url
+from .demo import support_demo_scopes
 from .models import authenticate_user, db, load_user, oauth
 from .pages import init_web
 from .seeding import prepare_database
@@ -80,6 +81,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env()
     if test_config:
         app.config.update(test_config)
+    support_demo_scopes(app.config)
     base_url = app.config["EXAMPLE_BASE_URL"] = app.config["EXAMPLE_BASE_URL"] or None
     if base_url is not None:
         # Metadata and the iss of authorization responses name it, rather

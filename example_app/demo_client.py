@@ -311,7 +311,19 @@ def tokens() -> ResponseReturnValue:
         when=lambda at: datetime.fromtimestamp(at, timezone.utc).strftime(
             "%Y-%m-%d %H:%M:%S UTC"
         ),
+        grant_id=held_grant_id(),
     )
+
+
+def held_grant_id() -> str | None:
+    """The grant (token family) of the refresh token the token page holds.
+    The app plays both sides, so the client's page may ask its own server
+    (a real client would not know); the Connected apps page marks it."""
+    held = session.get(TOKENS_KEY)
+    if not isinstance(held, dict) or not held.get("refresh_token"):
+        return None
+    token = RefreshGrant.state().store.find_refresh_token(str(held["refresh_token"]))
+    return None if token is None else token.family_id
 
 
 def sign_out() -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask
 
-from . import issuer, reasons
+from . import reasons
 from .cli.group import oauth2_cli
 from .config import DEFAULTS, JWT, Settings
 from .dpop.proofs import DPoP, check_settings
@@ -121,7 +121,6 @@ class RefreshGrant:
         secret_key = app.config.get("SECRET_KEY")
         if settings.policy.refresh_token_grace_period > 0:
             grace.check_secret_key(secret_key)
-        issuer.warn_if_unset(app, settings)
         check_settings(settings, secret_key)
         if settings.policy.access_token_format == JWT and not jose.AVAILABLE:
             raise ConfigurationError(

@@ -4,7 +4,6 @@ layer over :mod:`..management.operations` (SPEC §7.1)."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 import click
@@ -22,6 +21,7 @@ from .common import (
     json_option,
     operator_errors,
     per_client_options,
+    setting_text,
     when,
 )
 
@@ -34,15 +34,15 @@ def _echo_client(record: ClientRecord) -> None:
         ("client_id", record.client_id),
         ("name", record.name),
         ("type", "public" if record.public else "confidential"),
-        ("grant_types", " ".join(record.grant_types)),
+        ("grant_types", ",".join(record.grant_types)),
         ("scope", record.scope),
-        ("redirect_uris", " ".join(record.redirect_uris) or "-"),
+        ("redirect_uris", ",".join(record.redirect_uris) or "-"),
         ("created_at", when(record.created_at)),
     ]
     for name, value in record.settings.items():
-        # As --json writes them: 86400, true, null.
-        inherited = f"inherits (app: {json.dumps(getattr(policy, name))})"
-        fields.append((name, inherited if value is None else json.dumps(value)))
+        # As the configuration page writes them: 86400, True, None.
+        inherited = f"inherits (app: {setting_text(getattr(policy, name))})"
+        fields.append((name, inherited if value is None else setting_text(value)))
     if record.previous_secret_expires_at is not None:
         fields.append(
             ("old secret accepted until", when(record.previous_secret_expires_at))

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 import click
@@ -18,7 +17,7 @@ from ..management import operations
 from ..management.registration import GRANT_TYPES
 from ..server.state import state
 from .clients import clients_cli
-from .common import per_client_options
+from .common import echo_json, per_client_options
 from .grants import grants_cli
 from .keys import keys_cli
 from .registration import registration_token_cli
@@ -80,7 +79,7 @@ def create_client(
         # One line ("Error: …") and exit status 1; nothing was stored.
         raise click.ClickException(str(error)) from None
     if as_json:
-        click.echo(json.dumps(dataclasses.asdict(created)))
+        echo_json(dataclasses.asdict(created))
         return
     click.echo(f"client_id:     {created.client_id}")
     if created.client_secret is None:

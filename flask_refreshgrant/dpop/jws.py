@@ -3,9 +3,9 @@ proof's JWS, import its public key, check its signature, and compute the
 key's RFC 7638 thumbprint — all through joserfc, no hand-written JWS. Also
 which algorithms ``OAUTH2_DPOP_SIGNING_ALG_VALUES`` may name.
 
-joserfc comes with the ``dpop`` extra (``pip install
-'flask-refreshgrant[dpop]'``). Without it, :data:`AVAILABLE` is ``False`` and
-DPoP is off; :mod:`.proofs` says so where a setting needs it.
+joserfc is a dependency of the package (and of Authlib). Should an
+environment lack it all the same, :data:`AVAILABLE` is ``False`` and DPoP
+is off; :mod:`.proofs` says so where a setting needs it.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ FUTURE_SKEW = 5
 #: Longest ``jti`` accepted.
 MAX_JTI_LENGTH = 256
 #: What the extra that brings joserfc is called, for error messages.
-INSTALL_HINT = "pip install 'flask-refreshgrant[dpop]'"
+INSTALL_HINT = "pip install 'joserfc>=1.6'"
 
 
 class InvalidDPoPProofError(OAuth2Error):  # type: ignore[misc]

@@ -85,15 +85,38 @@ def uses_basic(headers: Any) -> bool:
     return bool(scheme.lower() == "basic")
 
 
+def _form_decoded(value: str) -> str | None:
+    """``value`` with ``application/x-www-form-urlencoded`` decoding undone
+    (``+`` is a space, ``%XX`` a byte, the bytes UTF-8); ``None`` if the
+    bytes are not UTF-8 or hold a NUL."""
+    try:
+        decoded = unquote_to_bytes(value.replace("+", " ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return None if "\x00" in decoded else decoded
+
+
 def basic_credentials(header: str) -> tuple[str, str] | None:
-    """Decode ``Basic base64(id:secret)`` strictly; ``None`` if it is malformed."""
+    """Decode ``Basic base64(id:secret)`` strictly; ``None`` if it is malformed.
+
+    RFC 6749 §2.3.1: the client encodes the id and the secret with
+    ``application/x-www-form-urlencoded`` before joining them with ``:``, so
+    the server splits at the first ``:`` and then form-decodes each part.
+    Credentials sent unencoded read the same as long as they hold neither
+    ``%`` nor ``+`` — which every generated id (hex) and secret
+    (``[A-Za-z0-9_-]``) does.
+    """
     _scheme, _, value = header.partition(" ")
     try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        joined = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
-    client_id, sep, secret = decoded.partition(":")
-    if not sep or not client_id or "\x00" in decoded:
+    encoded_id, sep, encoded_secret = joined.partition(":")
+    if not sep or "\x00" in joined:
+        return None
+    client_id = _form_decoded(encoded_id)
+    secret = _form_decoded(encoded_secret)
+    if not client_id or secret is None:
         return None
     return client_id, secret
 

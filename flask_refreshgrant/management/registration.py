@@ -105,6 +105,6 @@ def check_client_settings(values: Mapping[str, Any]) -> dict[str, Any]:
     if checked.get("dpop_bound_access_tokens") and not jws.AVAILABLE:
         raise ClientRegistrationError(
             "dpop_bound_access_tokens needs DPoP, which needs joserfc: "
-            "pip install 'flask-refreshgrant[dpop]'"
+            "pip install 'joserfc>=1.6'"
         )
     return checked
