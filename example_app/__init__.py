@@ -38,6 +38,7 @@ from flask_refreshgrant import current_token, require_oauth
 from .cli import register_commands
 from .database import database_engine_options, database_url
 from .demo import support_demo_scopes
+from .loopback import PinLoopbackHost
 from .models import authenticate_user, db, load_user, oauth
 from .pages import init_web
 from .seeding import prepare_database
@@ -95,6 +96,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         "SQLALCHEMY_ENGINE_OPTIONS",
         database_engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),
     )
+
+    if base_url is None and not app.config.get("OAUTH2_ISSUER"):
+        # The issuer (and every absolute URL) names the loopback address
+        # served, not whatever Host header a request carries (SPEC §8).
+        app.wsgi_app = PinLoopbackHost(app.wsgi_app)  # type: ignore[method-assign]
 
     db.init_app(app)
     oauth.init_app(

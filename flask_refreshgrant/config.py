@@ -1,12 +1,7 @@
-"""The settings table, and the validated :class:`Settings` read from ``app.config``.
-
-:data:`SETTINGS` is the one place a setting is declared (key, name, default,
-coercion); defaults, validation, the per-client policy, the client columns,
-the CLI options and the docs' table derive from it. Every key is read once,
-at ``init_app``; strings from the environment (``"86400"``, ``"true"``) are
-accepted when they parse cleanly, anything else raises
-:class:`~.errors.ConfigurationError` naming the key and the value.
-"""
+"""The settings table, and the validated :class:`Settings` read from ``app.config``:
+:data:`SETTINGS` declares each setting once; defaults, validation, the per-client
+policy and columns, CLI options and the docs' table derive from it. Read once, at
+``init_app``; a bad value raises :class:`~.errors.ConfigurationError`."""
 
 from __future__ import annotations
 
@@ -16,10 +11,10 @@ from typing import Any
 
 from .coercion import (
     Choice,
+    Count,
     Flag,
     PerClientCoercion,
     Seconds,
-    count,
     issuer_url,
     optional_path,
     optional_resource,
@@ -33,21 +28,18 @@ from .dpop.jws import algorithm_list
 
 @dataclasses.dataclass(frozen=True)
 class Setting:
-    """One configuration key."""
+    """One configuration key: ``key`` in ``app.config``; ``name``, the field
+    of :class:`Settings` or :class:`TokenPolicy` (and the client column of a
+    ``per_client`` setting, whose CLI option is ``option`` or ``name`` with
+    dashes); ``unit`` and ``doc``, one line for the docs and ``--help``."""
 
-    #: The ``app.config`` key.
     key: str
-    #: The attribute of :class:`TokenPolicy` or :class:`Settings` (and column).
     name: str
     default: Any
     coerce: Callable[[str, object], Any]
-    #: What the README's table says under "unit".
     unit: str
-    #: One line for the README and ``--help``.
     doc: str
-    #: Overridable per client (a nullable column of the client model).
     per_client: bool = False
-    #: A per-client setting's option, when not ``name`` with dashes.
     option: str = ""
 
     @property
@@ -56,8 +48,7 @@ class Setting:
         return self.option or self.name.replace("_", "-")
 
 
-#: What ``OAUTH2_ACCESS_TOKEN_FORMAT`` and ``OAUTH2_SIGNING_ALG`` may say.
-OPAQUE, JWT = ACCESS_TOKEN_FORMATS = ("opaque", "jwt")
+OPAQUE, JWT = ACCESS_TOKEN_FORMATS = ("opaque", "jwt")  # OAUTH2_ACCESS_TOKEN_FORMAT
 SIGNING_ALGS = ("ES256", "EdDSA", "RS256", "PS256")
 
 #: Every setting, in the order the README's table lists them.
@@ -169,7 +160,7 @@ SETTINGS: tuple[Setting, ...] = (
         "OAUTH2_PASSWORD_MAX_FAILURES",
         "password_max_failures",
         5,
-        count,
+        Count(maximum=1000),
         "count",
         "consecutive failed password checks for one username (password grant "
         "and `check_password`) before it is locked; `0` turns the lock off",
@@ -274,6 +265,16 @@ SETTINGS: tuple[Setting, ...] = (
         "an `openid` grant gets a refresh token only with `offline_access`",
     ),
     Setting(
+        "OAUTH2_MAX_BODY_BYTES",
+        "max_body_bytes",
+        16 * 1024,
+        Count(minimum=1024, maximum=16 * 1024 * 1024, unit="of bytes"),
+        "bytes",
+        "largest request body the extension's endpoints read, with or without "
+        "`Content-Length`, chunked included; a larger one is refused (`413`), "
+        "never cut",
+    ),
+    Setting(
         "OAUTH2_DEFAULT_RESOURCE",
         "default_resource",
         None,
@@ -304,17 +305,15 @@ SETTINGS: tuple[Setting, ...] = (
         "OAUTH2_REGISTRATION_RATE_LIMIT",
         "registration_rate_limit",
         20,
-        count,
+        Count(maximum=1_000_000),
         "count",
         "dynamic registrations one client address may make per hour (then "
         "`429` with `Retry-After`); `0`: no limit",
     ),
 )
 
-#: The settings a client can override, in table order.
+#: The settings a client can override, in table order; every key's default.
 PER_CLIENT_SETTINGS: tuple[Setting, ...] = tuple(s for s in SETTINGS if s.per_client)
-
-#: Every key with its default.
 DEFAULTS: Mapping[str, Any] = {s.key: s.default for s in SETTINGS}
 
 
@@ -326,8 +325,7 @@ def per_client_coercion(setting: Setting) -> PerClientCoercion:
 
 @dataclasses.dataclass(frozen=True)
 class TokenPolicy:
-    """Lifetime, rotation and DPoP rules in force for one client: one field
-    per per-client setting of :data:`SETTINGS`."""
+    """The rules in force for one client: a field per per-client setting."""
 
     #: Seconds, or ``None``: refresh tokens never expire.
     refresh_token_validity_period: int | None
@@ -365,6 +363,8 @@ class Settings:
     signing_alg: str
     id_token_validity_period: int
     oidc_refresh_requires_offline_access: bool
+    #: Largest request body read (SPEC §13).
+    max_body_bytes: int
     #: The audience of a token that named no resource; ``None``: the issuer.
     default_resource: str | None = None
     #: ``OAUTH2_RESOURCES`` (RFC 8707); ``None``: any https or loopback URI.
@@ -392,9 +392,8 @@ class Settings:
         for setting in PER_CLIENT_SETTINGS:
             value = getattr(client, setting.name)
             if value is not None:
-                overrides[setting.name] = per_client_coercion(setting).from_column(
-                    value
-                )
+                coerce = per_client_coercion(setting)
+                overrides[setting.name] = coerce.from_column(value)
         if not overrides:
             return self.policy
         return dataclasses.replace(self.policy, **overrides)

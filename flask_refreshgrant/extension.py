@@ -345,3 +345,14 @@ class RefreshGrant:
         return operations.revoke_grant(
             state(), grant_id, reason=reasons.USER, user_id=user_id
         )
+
+    def revoke_user(self, user_id: str | int) -> int:
+        """Revoke every refresh and access token of a user, at every client
+        (reason ``user``); how many were still live.
+
+        Call it when the app deletes (or disables) a user: a refresh for a
+        user who no longer loads is refused anyway, but ``require_oauth``
+        does not load the user on every call, so the user's access tokens
+        would pass until they expire.
+        """
+        return operations.revoke_user(state(), str(user_id))

@@ -9,6 +9,7 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
+from ..coercion import TEN_YEARS
 from ..config import PER_CLIENT_SETTINGS
 from ..management import operations
 from ..management.registration import GRANT_TYPES
@@ -156,7 +157,7 @@ def update_client(
 @click.argument("client_id")
 @click.option(
     "--keep-old-for",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=TEN_YEARS),
     default=0,
     show_default=True,
     metavar="SECONDS",

@@ -12,6 +12,7 @@ import click
 from flask.cli import AppGroup
 
 from .. import reasons, signals
+from ..coercion import TEN_YEARS
 from ..errors import ClientRegistrationError
 from ..management import operations
 from ..management.registration import GRANT_TYPES
@@ -92,7 +93,7 @@ def create_client(
 @oauth2_cli.command("purge")
 @click.option(
     "--older-than",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=TEN_YEARS),
     default=0,
     show_default=True,
     help="Keep tokens that expired or were revoked less than this many seconds ago.",

@@ -20,9 +20,6 @@ from werkzeug.datastructures import MultiDict
 
 from ..dpop.proofs import Proof
 
-#: Largest token request body accepted; real ones are a few hundred bytes.
-MAX_TOKEN_REQUEST_BYTES = 16 * 1024
-
 #: Parameters that must never travel in the URL of a token request.
 _BODY_ONLY_PARAMETERS = frozenset(
     {

@@ -8,7 +8,8 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from .. import signals
+from .. import reasons, signals
+from ..coercion import TEN_YEARS
 from ..config import PER_CLIENT_SETTINGS, TokenPolicy
 from ..errors import ClientRegistrationError, NotFoundError
 from ..models import ClientMixin
@@ -39,6 +40,8 @@ def create_client(
     **settings: Any,
 ) -> ClientCredentials:
     """Check and register a client (see :meth:`.RefreshGrant.create_client`)."""
+    if type(public) is not bool:  # "no" is truthy: it would make a public client
+        raise ClientRegistrationError(f"public must be True or False, got {public!r}")
     return app_state.admin.create_client(
         served_resources=check_served_resources(serves_resources),
         name=name,
@@ -57,6 +60,11 @@ def purge(app_state: RefreshGrantState, *, older_than: int = 0) -> PurgeCounts:
     proofs too old to be accepted again, and dynamically registered clients
     that obtained no token within a day; retire signing keys nothing valid
     was signed with."""
+    if type(older_than) is not int or not 0 <= older_than <= TEN_YEARS:
+        raise ValueError(
+            "older_than must be a whole number of seconds from 0 to "
+            f"{TEN_YEARS} (ten years), got {older_than!r}"
+        )
     admin = app_state.admin
     now = app_state.server.now()
     grace = admin.longest_grace_period(
@@ -165,10 +173,10 @@ def rotate_client_secret(
     app_state: RefreshGrantState, client_id: str, *, keep_old_for: int = 0
 ) -> ClientCredentials:
     """A new secret (see :meth:`.RefreshGrant.rotate_client_secret`)."""
-    if type(keep_old_for) is not int or keep_old_for < 0:
+    if type(keep_old_for) is not int or not 0 <= keep_old_for <= TEN_YEARS:
         raise ClientRegistrationError(
-            "keep_old_for must be zero or a positive number of seconds, "
-            f"got {keep_old_for!r}"
+            "keep_old_for must be a whole number of seconds from 0 to "
+            f"{TEN_YEARS} (ten years), got {keep_old_for!r}"
         )
     if _find_client(app_state, client_id).is_public:
         raise ClientRegistrationError(
@@ -217,6 +225,10 @@ def list_grants(
     include_inactive: bool = False,
 ) -> list[GrantRecord]:
     """Grants, oldest first (see :meth:`.RefreshGrant.list_grants`)."""
+    if type(include_inactive) is not bool:
+        raise TypeError(
+            f"include_inactive must be True or False, got {include_inactive!r}"
+        )
     now = app_state.server.now()
     admin = app_state.admin
     families = admin.families(
@@ -277,5 +289,21 @@ def revoke_grant(
             user_id=family_user,
             family_id=grant_id,
             reason=reason,
+        )
+    return revoked
+
+
+def revoke_user(app_state: RefreshGrantState, user_id: str) -> int:
+    """Revoke every token of ``user_id`` (see :meth:`.RefreshGrant.revoke_user`)."""
+    revoked = app_state.admin.revoke_all(
+        now=app_state.server.now(), reason=reasons.USER, user_id=user_id
+    )
+    if revoked:
+        signals.emit(
+            signals.token_revoked,
+            client_id=None,
+            user_id=user_id,
+            family_id=None,
+            reason=reasons.USER,
         )
     return revoked

@@ -24,6 +24,10 @@ _PER_CLIENT = {s.name: s for s in PER_CLIENT_SETTINGS}
 def check_grant_types(grant_types: Iterable[str], *, public: bool) -> list[str]:
     """Known grant types, once each; no ``client_credentials`` for a public
     client (RFC 6749 §4.4: it has no credentials to present)."""
+    if isinstance(grant_types, str):
+        raise ClientRegistrationError(
+            f"grant_types must be a list of grant types, got {grant_types!r}"
+        )
     chosen = list(dict.fromkeys(grant_types))
     unknown = [g for g in chosen if g not in GRANT_TYPES]
     if unknown:
@@ -60,6 +64,10 @@ def check_redirect_uris(uris: Iterable[str], *, public: bool) -> list[str]:
     """The redirect URIs, once each, every one of them acceptable (see
     :func:`~.redirect_uris.redirect_uri_problem`): one bad URI refuses the
     registration."""
+    if isinstance(uris, str):
+        raise ClientRegistrationError(
+            f"redirect_uris must be a list of URIs, got {uris!r}"
+        )
     checked = list(dict.fromkeys(uris))
     for uri in checked:
         problem = redirect_uri_problem(uri, public=public)

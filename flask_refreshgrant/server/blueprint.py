@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
 
 from ..endpoints.authorization_request import AuthorizationRequest
-from ..endpoints.token_request import MAX_TOKEN_REQUEST_BYTES
+from ..endpoints.request_body import BodyTooLarge, MalformedBody, read_body
 from ..grants.oidc import OFFLINE_ACCESS, OPENID
 from ..http_errors import database_unavailable, json_error
 from ..issuer import issuer_url
@@ -37,33 +37,80 @@ metadata_blueprint = Blueprint("refreshgrant_metadata", __name__)
 metrics_blueprint = Blueprint("refreshgrant_metrics", __name__)
 
 
-#: The endpoints that take POST only. Their routes accept POST without
-#: Flask's automatic OPTIONS answer; a second rule without methods
-#: (:func:`_route_every_method`) sends every other method, OPTIONS and
-#: HEAD included, to the same views, which answer a JSON 405.
-_POST_ONLY = {
-    "/token": "token",
-    "/revoke": "revoke",
-    "/introspect": "introspect",
-    "/register": "register",
+#: Each endpoint's path and the methods it takes. Its route takes them
+#: without Flask's automatic OPTIONS answer; a second rule without methods
+#: (:func:`_route_every_method`) sends every other method, OPTIONS included,
+#: to the same view, which answers a JSON 405 (SPEC §5, §13).
+_METHODS = {
+    "/token": ("token", ("POST",)),
+    "/revoke": ("revoke", ("POST",)),
+    "/introspect": ("introspect", ("POST",)),
+    "/authorize": ("authorize", ("GET", "HEAD", "POST")),
+    "/register": ("register", ("POST",)),
 }
+_METADATA_METHODS = ("GET", "HEAD")
 
 
 @blueprint.record
 def _route_every_method(setup: BlueprintSetupState) -> None:
     prefix = (setup.url_prefix or "").rstrip("/")
-    for path, endpoint in _POST_ONLY.items():
+    for path, (endpoint, _methods) in _METHODS.items():
         name = f"{setup.name_prefix}.{setup.name}.{endpoint}".lstrip(".")
         setup.app.url_map.add(Rule(prefix + path, endpoint=name, methods=None))
+    if prefix:
+        # Any other path under the prefix (``/oauth2/token/`` too): a JSON
+        # 404, through this blueprint's error handler. At the root there is
+        # no prefix of ours: the app's own 404 stays.
+        name = f"{setup.name_prefix}.{setup.name}.unknown".lstrip(".")
+        setup.app.view_functions[name] = _unknown_path
+        setup.app.url_map.add(
+            Rule(prefix + "/", endpoint=name, methods=None, strict_slashes=False)
+        )
+        setup.app.url_map.add(
+            Rule(prefix + "/<path:unknown>", endpoint=name, methods=None)
+        )
+
+
+@metadata_blueprint.record
+def _route_every_method_to_metadata(setup: BlueprintSetupState) -> None:
+    for path, view in (
+        (_METADATA_PATH, "authorization_server_metadata"),
+        (_OPENID_CONFIGURATION_PATH, "openid_configuration"),
+    ):
+        name = f"{setup.name_prefix}.{setup.name}.{view}"
+        setup.app.url_map.add(Rule(path, endpoint=name.lstrip("."), methods=None))
+
+
+def _unknown_path(unknown: str = "") -> Response:
+    """A JSON 404 for an unknown path under the prefix; a JSON 405 for a
+    route of the app's (or a later endpoint's) with other methods, which
+    the catch-all rule outranks for those methods."""
+    methods = {
+        method
+        for rule in current_app.url_map.iter_rules()
+        if rule.rule == request.path and rule.endpoint != request.endpoint
+        for method in rule.methods or ()
+    }
+    if methods:
+        refused = _method_not_allowed(tuple(sorted(methods)))
+        if refused is not None:
+            return refused
+    return json_error(404, "invalid_request", "No such endpoint.")
+
+
+def _method_not_allowed(methods: tuple[str, ...]) -> Response | None:
+    """A JSON 405 unless the request's method is one of ``methods``."""
+    if request.method in methods:
+        return None
+    if methods == ("POST",):
+        description = "This endpoint accepts POST only."
+    else:
+        description = f"This endpoint accepts {', '.join(methods)} only."
+    return json_error(405, "invalid_request", description, Allow=", ".join(methods))
 
 
 def _post_only() -> Response | None:
-    if request.method != "POST":
-        return json_error(
-            405, "invalid_request", "This endpoint accepts POST only.", Allow="POST"
-        )
-    request.max_content_length = MAX_TOKEN_REQUEST_BYTES
-    return None
+    return _method_not_allowed(("POST",))
 
 
 @blueprint.route("/token", methods=["POST"], provide_automatic_options=False)
@@ -97,6 +144,23 @@ def _finish_token_request(response: Response) -> Response:
     return response
 
 
+@blueprint.before_request
+def _read_body() -> Response | None:
+    """(After :func:`_start_token_request`, so metrics count a refusal.)
+    Every body sent to the extension's endpoints is read whole before
+    anything parses it, or refused (SPEC §13; :mod:`..endpoints.request_body`)."""
+    limit = state().settings.max_body_bytes
+    try:
+        read_body(request, limit)
+    except BodyTooLarge:
+        return json_error(
+            413, "invalid_request", f"The request body is larger than {limit} bytes."
+        )
+    except MalformedBody:
+        return json_error(400, "invalid_request", "Malformed request body.")
+    return None
+
+
 @blueprint.route("/revoke", methods=["POST"], provide_automatic_options=False)
 def revoke() -> Response:
     """RFC 7009 token revocation."""
@@ -115,10 +179,13 @@ def register() -> Response:
     return register_client(state())
 
 
-@blueprint.route("/authorize", methods=["GET", "POST"])
+@blueprint.route("/authorize", methods=["GET", "POST"], provide_automatic_options=False)
 def authorize() -> ResponseReturnValue:
     """RFC 6749 §3.1 authorization endpoint: validated here, then the app's
     ``authorize`` view asks the user (login, consent)."""
+    refused = _method_not_allowed(_METHODS["/authorize"][1])
+    if refused is not None:
+        return refused
     app_state = state()
     if app_state.authorize is None:
         return json_error(404, "invalid_request", "No authorization endpoint here.")
@@ -156,16 +223,26 @@ def _json(body: dict[str, Any]) -> Response:
     return Response(json.dumps(body), headers={"Content-Type": "application/json"})
 
 
-@metadata_blueprint.get("/.well-known/oauth-authorization-server")
+_METADATA_PATH = "/.well-known/oauth-authorization-server"
+_OPENID_CONFIGURATION_PATH = "/.well-known/openid-configuration"
+
+
+@metadata_blueprint.get(_METADATA_PATH, provide_automatic_options=False)
 def authorization_server_metadata() -> Response:
     """RFC 8414 metadata."""
+    refused = _method_not_allowed(_METADATA_METHODS)
+    if refused is not None:
+        return refused
     return _json(metadata())
 
 
-@metadata_blueprint.get("/.well-known/openid-configuration")
+@metadata_blueprint.get(_OPENID_CONFIGURATION_PATH, provide_automatic_options=False)
 def openid_configuration() -> Response:
     """OpenID Connect Discovery 1.0 §3: the RFC 8414 metadata and the
     OpenID Provider's own members."""
+    refused = _method_not_allowed(_METADATA_METHODS)
+    if refused is not None:
+        return refused
     body = metadata()
     app_state = state()
     base = body["issuer"] + app_state.settings.url_prefix
