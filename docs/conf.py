@@ -77,7 +77,7 @@ autodoc_member_order = "bysource"
 # The callables of init_app, documented as type aliases on the API page.
 autodoc_type_aliases = {
     name: f"flask_refreshgrant.grants.protocols.{name}"
-    for name in ("LoadUser", "AuthenticateUser", "GetUserId")
+    for name in ("LoadUser", "AuthenticateUser", "GetUserId", "GetUserClaims")
 } | {
     "AuthorizeView": "flask_refreshgrant.endpoints.authorization_request.AuthorizeView"
 }

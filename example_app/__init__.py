@@ -110,6 +110,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         authenticate_user=authenticate_user,
         load_user=load_user,
         authorize=authorize,
+        # OpenID Connect userinfo: the username, for the "OpenID" path.
+        get_user_claims=lambda user, scopes: {"preferred_username": user.username},
     )
     # No cookie session on the endpoints OAuth clients call (sessions.py).
     app.session_interface = NoSessionOnClientEndpoints(

@@ -32,6 +32,8 @@ DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"  # noqa: S105 (the demo account)
 DEMO_CLIENT_NAME = "Demo client"
 DEMO_SCOPE = "PRODUCTION SANDBOX"
+#: The demo client is registered for OpenID Connect too (the "OpenID" path).
+DEMO_OIDC_SCOPE = "openid"
 DEMO_GRANT_TYPES = ("password", "refresh_token", "authorization_code")
 #: The demo client's row of ``example_demo_credentials``.
 DEMO_CREDENTIALS_NAME = "demo"
@@ -43,6 +45,7 @@ DEMO_CREDENTIALS_FILE = "demo-client.json"
 SCOPE_DESCRIPTIONS = {
     "PRODUCTION": "call the production APIs on your behalf",
     "SANDBOX": "call the sandbox APIs on your behalf",
+    "openid": "know who you are: an ID token and your username (OpenID Connect)",
 }
 
 

@@ -52,6 +52,14 @@ from .demo_client_calls import (
     oauth_prefix,
     refresh_curl,
 )
+from .demo_oidc import (
+    SHOWN_CLAIMS,
+    TIME_CLAIMS,
+    IDTokenError,
+    checked_claims,
+    new_nonce,
+    preferred_username,
+)
 from .page_common import error_page
 
 #: The demo client's session keys, beside the authorization server's login
@@ -123,8 +131,14 @@ def same_secret(given: str, expected: str) -> bool:
     return secrets.compare_digest(given.encode(), expected.encode())
 
 
-def store_tokens(body: dict[str, Any], previous: dict[str, Any] | None) -> None:
-    """Keep the token response (and what it replaced) for the token page."""
+def store_tokens(
+    body: dict[str, Any], previous: dict[str, Any] | None, nonce: str | None = None
+) -> None:
+    """Keep the token response (and what it replaced) for the token page;
+    an ID token is checked first (:class:`.demo_oidc.IDTokenError`)."""
+    id_claims = None
+    if "id_token" in body:
+        id_claims = checked_claims(body["id_token"], nonce)
     if previous is None:  # issued with the code
         grant_scope, previous_refresh, refreshes = body.get("scope", ""), None, 0
     else:
@@ -144,6 +158,15 @@ def store_tokens(body: dict[str, Any], previous: dict[str, Any] | None) -> None:
         "obtained_at": int(time.time()),
         "previous_refresh_token": previous_refresh,
         "refreshes": refreshes,
+        # The "OpenID" path: the ID token's claims, the previous ones, and
+        # the username userinfo gave.
+        "id_token_claims": id_claims,
+        "previous_id_token_claims": None
+        if previous is None
+        else previous.get("id_token_claims"),
+        "preferred_username": None
+        if id_claims is None
+        else preferred_username(body["access_token"], body.get("token_type", "Bearer")),
     }
 
 
@@ -188,7 +211,12 @@ def start() -> ResponseReturnValue:
     scopes = [scope for scope in request.form.getlist("scope") if scope in allowed]
     state = secrets.token_urlsafe(32)
     verifier, challenge = pkce_pair()
-    session[PENDING_KEY] = {"state": state, "code_verifier": verifier}
+    pending = {"state": state, "code_verifier": verifier}
+    nonce = None
+    if request.form.get("openid"):  # the "OpenID" path
+        scopes.insert(0, "openid")
+        nonce = pending["nonce"] = new_nonce()
+    session[PENDING_KEY] = pending
     params = {
         "response_type": "code",
         "client_id": demo_credentials(current_app)["client_id"],
@@ -199,6 +227,8 @@ def start() -> ResponseReturnValue:
     }
     if scopes:
         params["scope"] = " ".join(scopes)
+    if nonce is not None:
+        params["nonce"] = nonce
     return redirect(oauth_prefix() + "/authorize?" + urlencode(params))
 
 
@@ -247,7 +277,10 @@ def callback() -> ResponseReturnValue:
             status=502 if answer.status >= 500 else 400,
             details=answer.body,
         )
-    store_tokens(answer.body, previous=None)
+    try:
+        store_tokens(answer.body, previous=None, nonce=pending.get("nonce"))
+    except IDTokenError as error:
+        return error_page("ID token refused", f"The ID token failed a check: {error}.")
     return redirect(url_for("web.tokens"))
 
 
@@ -273,6 +306,11 @@ def tokens() -> ResponseReturnValue:
         curl=refresh_curl(held["refresh_token"]) if held["refresh_token"] else None,
         api_curl=api_curl(held["access_token"]),
         policy=token_policy(),
+        shown_claims=SHOWN_CLAIMS,
+        time_claims=TIME_CLAIMS,
+        when=lambda at: datetime.fromtimestamp(at, timezone.utc).strftime(
+            "%Y-%m-%d %H:%M:%S UTC"
+        ),
         grant_id=held_grant_id(),
     )
 
@@ -323,5 +361,8 @@ def refresh() -> ResponseReturnValue:
             status=502 if answer.status >= 500 else 400,
             details=answer.body,
         )
-    store_tokens(answer.body, previous=held)
+    try:
+        store_tokens(answer.body, previous=held)
+    except IDTokenError as error:
+        return error_page("ID token refused", f"The ID token failed a check: {error}.")
     return redirect(url_for("web.tokens"))

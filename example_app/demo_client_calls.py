@@ -80,9 +80,21 @@ def call_revocation_endpoint(form: dict[str, str]) -> TokenCall:
     return _call_endpoint("/revoke", form)
 
 
-def _call_endpoint(endpoint: str, form: dict[str, str]) -> TokenCall:
+def call_userinfo(access_token: str, token_type: str) -> TokenCall:
+    """GET the OpenID Connect userinfo endpoint with ``access_token``."""
+    headers = {"Authorization": f"{token_type} {access_token}"}
+    return _call_endpoint("/userinfo", None, headers)
+
+
+def _call_endpoint(
+    endpoint: str,
+    form: dict[str, str] | None,
+    headers: dict[str, str] | None = None,
+) -> TokenCall:
+    """POST ``form`` as the demo client, or GET when it is ``None``."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    headers = {"Authorization": basic_authorization()}
+    if headers is None:
+        headers = {"Authorization": basic_authorization()}
     path = oauth_prefix() + endpoint
     root = base_url()
     results: list[TokenCall] = []
@@ -90,7 +102,11 @@ def _call_endpoint(endpoint: str, form: dict[str, str]) -> TokenCall:
 
     def run() -> None:
         try:
-            response = Client(app).post(path, data=form, headers=headers, base_url=root)
+            client = Client(app)
+            if form is None:
+                response = client.get(path, headers=headers, base_url=root)
+            else:
+                response = client.post(path, data=form, headers=headers, base_url=root)
             body = response.get_json(silent=True)
             if not isinstance(body, dict):
                 body = {"error": "non-JSON answer", "body": response.text[:500]}

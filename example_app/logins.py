@@ -23,6 +23,8 @@ from .models import Login, User, db, load_user
 #: client keeps its own state in the same session under its own keys.
 USER_KEY = "user_id"
 LOGIN_KEY = "login"
+#: When the user logged in: OpenID Connect's ``auth_time``.
+LOGIN_TIME_KEY = "logged_in_at"
 #: Seconds a login lasts without a logout.
 LOGIN_LIFETIME = 12 * 3600
 
@@ -44,6 +46,13 @@ def start_login(user: User) -> None:
     db.session.commit()
     session[USER_KEY] = user.id
     session[LOGIN_KEY] = login_id
+    session[LOGIN_TIME_KEY] = now
+
+
+def login_time() -> int | None:
+    """When this session's user logged in (seconds since the epoch)."""
+    at = session.get(LOGIN_TIME_KEY)
+    return at if isinstance(at, int) else None
 
 
 def current_user() -> User | None:

@@ -27,6 +27,7 @@ from .demo import (
     DEMO_CREDENTIALS_FILE,
     DEMO_CREDENTIALS_NAME,
     DEMO_GRANT_TYPES,
+    DEMO_OIDC_SCOPE,
     DEMO_PASSWORD,
     DEMO_SCOPE,
     DEMO_USERNAME,
@@ -120,7 +121,7 @@ def _create_demo_client(app: Flask) -> tuple[DemoCredentials, bool]:
     client = oauth.create_client(
         name=DEMO_CLIENT_NAME,
         grant_types=list(DEMO_GRANT_TYPES),
-        scope=DEMO_SCOPE,
+        scope=f"{DEMO_SCOPE} {DEMO_OIDC_SCOPE}",
         redirect_uris=demo_redirect_uris(app),
     )
     assert client.client_secret is not None
@@ -182,8 +183,10 @@ def _update_demo_client(app: Flask, client_id: str) -> None:
     # anything): a bad one fails the start with a clear message.
     wanted = check_redirect_uris(demo_redirect_uris(app), public=False)
     missing = [grant for grant in DEMO_GRANT_TYPES if grant not in grant_types]
-    if set(wanted) <= set(uris) and not missing:
+    scopes = client.scope.split()
+    if set(wanted) <= set(uris) and not missing and DEMO_OIDC_SCOPE in scopes:
         return
     client.redirect_uris = " ".join(dict.fromkeys([*uris, *wanted]))
     client.grant_types = " ".join([*grant_types, *missing])
+    client.scope = " ".join(dict.fromkeys([*scopes, DEMO_OIDC_SCOPE]))
     db.session.commit()

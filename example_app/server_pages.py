@@ -17,7 +17,7 @@ from flask_refreshgrant import AuthorizationRequest
 
 from . import demo_client
 from .demo import DEMO_PASSWORD, DEMO_USERNAME, SCOPE_DESCRIPTIONS
-from .logins import USER_KEY, current_user, end_login, start_login
+from .logins import USER_KEY, current_user, end_login, login_time, start_login
 from .models import authenticate_user, oauth
 from .page_common import check_csrf
 
@@ -34,11 +34,21 @@ def authorize(authorization: AuthorizationRequest) -> ResponseReturnValue:
     """Login and consent for ``{prefix}/authorize`` (``init_app(authorize=...)``).
 
     The extension has already validated the request (client, redirect URI,
-    scope, PKCE); the consent form posts back to the same URL.
+    scope, PKCE); the consent form posts back to the same URL. OpenID
+    Connect: ``prompt=login`` and ``max_age`` send the user to log in again,
+    ``prompt=none`` gets ``login_required`` or ``consent_required`` (this app
+    asks for consent every time), and the login time is the ``auth_time``.
     """
     user = current_user()
-    if user is None:
-        return redirect(url_for("web.login", next=request.full_path))
+    logged_in_at = login_time()
+    if authorization.login_required(user, logged_in_at):
+        if authorization.prompt_none:
+            return authorization.deny("login_required")
+        resume = urlsplit(authorization.resume_url)
+        next_url = resume.path + ("?" + resume.query if resume.query else "")
+        return redirect(url_for("web.login", next=next_url))
+    if authorization.prompt_none:
+        return authorization.deny("consent_required")
     if request.method == "GET":
         return render_template(
             "consent.html",
@@ -50,7 +60,7 @@ def authorize(authorization: AuthorizationRequest) -> ResponseReturnValue:
     if refused is not None:
         return refused
     if request.form.get("decision") == "approve":
-        return authorization.approve(user)
+        return authorization.approve(user, auth_time=logged_in_at)
     return authorization.deny()
 
 

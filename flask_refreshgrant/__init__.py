@@ -15,9 +15,11 @@ from .errors import (
     ExtensionError,
     NotFoundError,
     RefreshGrantError,
+    SigningKeyError,
 )
 from .extension import RefreshGrant
 from .grants.lockout import PasswordCheck
+from .key_models import SigningKeyMixin
 from .models import (
     AccessTokenMixin,
     AuthorizationCodeMixin,
@@ -53,6 +55,8 @@ __all__ = [
     "RefreshGrant",
     "RefreshGrantError",
     "RefreshTokenMixin",
+    "SigningKeyError",
+    "SigningKeyMixin",
     "__version__",
     "current_token",
     "require_oauth",

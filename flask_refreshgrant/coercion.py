@@ -185,6 +185,27 @@ def issuer_url(key: str, value: object) -> str | None:
     return value.rstrip("/")
 
 
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """One of a few strings (compared without case, kept as listed)."""
+
+    choices: tuple[str, ...]
+    python_type: type = str
+
+    def __call__(self, key: str, value: object) -> str:
+        if isinstance(value, str):
+            for choice in self.choices:
+                if value.strip().lower() == choice.lower():
+                    return choice
+        raise fail(key, value, "one of " + ", ".join(map(repr, self.choices)))
+
+    def from_column(self, value: str) -> str:
+        return value
+
+    def column_value(self, name: str, value: object) -> str:
+        return self(name, value)
+
+
 def resource_list(key: str, value: object) -> tuple[str, ...] | None:
     """``None``, or resource URIs (RFC 8707): a list or a space-separated string."""
     if value is None:
@@ -233,4 +254,4 @@ def registration_mode(key: str, value: object) -> str | None:
 
 #: What a per-client setting's coercion also knows: its column's type and how
 #: a column value reads as policy.
-PerClientCoercion = Seconds | Flag
+PerClientCoercion = Seconds | Flag | Choice

@@ -1,17 +1,7 @@
-"""The settings table, and the validated :class:`Settings` read from ``app.config``.
-
-:data:`SETTINGS` is the one place a setting is declared: its ``app.config``
-key, its name (an attribute of :class:`Settings` or :class:`TokenPolicy`,
-and for a per-client setting also the client model's column and the
-``create-client`` option), its default and its coercion. Defaults,
-validation, the per-client policy, the client columns, the CLI options and
-the README's table are all derived from it.
-
-Every key is read once, at ``init_app``. Values that came from the
-environment as strings (``"86400"``, ``"true"``) are accepted when they parse
-cleanly; anything else raises :class:`~.errors.ConfigurationError` naming the
-key and the value.
-"""
+"""The settings table, and the validated :class:`Settings` read from ``app.config``:
+:data:`SETTINGS` declares each setting once; defaults, validation, the per-client
+policy and columns, CLI options and the docs' table derive from it. Read once, at
+``init_app``; a bad value raises :class:`~.errors.ConfigurationError`."""
 
 from __future__ import annotations
 
@@ -20,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .coercion import (
+    Choice,
     Count,
     Flag,
     PerClientCoercion,
@@ -37,23 +28,18 @@ from .dpop.jws import algorithm_list
 
 @dataclasses.dataclass(frozen=True)
 class Setting:
-    """One configuration key."""
+    """One configuration key: ``key`` in ``app.config``; ``name``, the field
+    of :class:`Settings` or :class:`TokenPolicy` (and the client column of a
+    ``per_client`` setting, whose CLI option is ``option`` or ``name`` with
+    dashes); ``unit`` and ``doc``, one line for the docs and ``--help``."""
 
-    #: The ``app.config`` key.
     key: str
-    #: The attribute of :class:`TokenPolicy` (per-client settings) or of
-    #: :class:`Settings`; for a per-client setting also the client column.
     name: str
     default: Any
     coerce: Callable[[str, object], Any]
-    #: What the README's table says under "unit".
     unit: str
-    #: One line for the README and ``--help``.
     doc: str
-    #: Overridable per client (a nullable column of the client model).
     per_client: bool = False
-    #: A per-client setting's ``create-client`` option, when not ``name``
-    #: with dashes (a flag gets its ``--no-`` twin).
     option: str = ""
 
     @property
@@ -61,6 +47,9 @@ class Setting:
         """The ``create-client`` option of a per-client setting, without ``--``."""
         return self.option or self.name.replace("_", "-")
 
+
+OPAQUE, JWT = ACCESS_TOKEN_FORMATS = ("opaque", "jwt")  # OAUTH2_ACCESS_TOKEN_FORMAT
+SIGNING_ALGS = ("ES256", "EdDSA", "RS256", "PS256")
 
 #: Every setting, in the order the README's table lists them.
 SETTINGS: tuple[Setting, ...] = (
@@ -242,6 +231,40 @@ SETTINGS: tuple[Setting, ...] = (
         "`prometheus_client`); `None`: no metrics",
     ),
     Setting(
+        "OAUTH2_ACCESS_TOKEN_FORMAT",
+        "access_token_format",
+        "opaque",
+        Choice(ACCESS_TOKEN_FORMATS),
+        "choice",
+        '`"jwt"`: RFC 9068 JWT access tokens other services verify with the '
+        'JWKS (needs `SECRET_KEY`); `"opaque"`: random strings',
+        per_client=True,
+    ),
+    Setting(
+        "OAUTH2_SIGNING_ALG",
+        "signing_alg",
+        "ES256",
+        Choice(SIGNING_ALGS),
+        "choice",
+        "algorithm of new signing keys: `ES256`, `EdDSA`, `RS256` or `PS256`",
+    ),
+    Setting(
+        "OAUTH2_ID_TOKEN_VALIDITY_PERIOD",
+        "id_token_validity_period",
+        3600,
+        Seconds(minimum=1),
+        "seconds",
+        "how long an OpenID Connect ID token is valid (`exp` - `iat`)",
+    ),
+    Setting(
+        "OAUTH2_OIDC_REFRESH_REQUIRES_OFFLINE_ACCESS",
+        "oidc_refresh_requires_offline_access",
+        False,
+        Flag(),
+        "flag",
+        "an `openid` grant gets a refresh token only with `offline_access`",
+    ),
+    Setting(
         "OAUTH2_MAX_BODY_BYTES",
         "max_body_bytes",
         16 * 1024,
@@ -289,23 +312,20 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
-#: The settings a client can override, in table order.
+#: The settings a client can override, in table order; every key's default.
 PER_CLIENT_SETTINGS: tuple[Setting, ...] = tuple(s for s in SETTINGS if s.per_client)
-
-#: Every key with its default.
 DEFAULTS: Mapping[str, Any] = {s.key: s.default for s in SETTINGS}
 
 
 def per_client_coercion(setting: Setting) -> PerClientCoercion:
     """The coercion of a per-client setting, which knows its column type."""
-    assert isinstance(setting.coerce, Seconds | Flag), setting.key
+    assert isinstance(setting.coerce, Seconds | Flag | Choice), setting.key
     return setting.coerce
 
 
 @dataclasses.dataclass(frozen=True)
 class TokenPolicy:
-    """Lifetime, rotation and DPoP rules in force for one client: one field
-    per per-client setting of :data:`SETTINGS`."""
+    """The rules in force for one client: a field per per-client setting."""
 
     #: Seconds, or ``None``: refresh tokens never expire.
     refresh_token_validity_period: int | None
@@ -318,6 +338,7 @@ class TokenPolicy:
     refresh_token_grace_period: int
     #: Every token request must carry a DPoP proof (RFC 9449 §5.2).
     dpop_bound_access_tokens: bool
+    access_token_format: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -339,6 +360,9 @@ class Settings:
     dpop_require_nonce: bool
     #: Where Prometheus metrics are served, or ``None``: no metrics.
     metrics_path: str | None
+    signing_alg: str
+    id_token_validity_period: int
+    oidc_refresh_requires_offline_access: bool
     #: Largest request body read (SPEC §13).
     max_body_bytes: int
     #: The audience of a token that named no resource; ``None``: the issuer.
@@ -362,18 +386,14 @@ class Settings:
         return cls(policy=policy, **values)
 
     def policy_for(self, client: object) -> TokenPolicy:
-        """The app's policy with the client's non-null columns laid over it.
-
-        A negative per-client validity period or absolute lifetime means
-        "never expires" / "no cap", as the app-level keys do.
-        """
+        """The app's policy with the client's non-null columns laid over it
+        (a negative validity period or absolute lifetime: never / no cap)."""
         overrides: dict[str, Any] = {}
         for setting in PER_CLIENT_SETTINGS:
             value = getattr(client, setting.name)
             if value is not None:
-                overrides[setting.name] = per_client_coercion(setting).from_column(
-                    value
-                )
+                coerce = per_client_coercion(setting)
+                overrides[setting.name] = coerce.from_column(value)
         if not overrides:
             return self.policy
         return dataclasses.replace(self.policy, **overrides)

@@ -23,3 +23,9 @@ class ClientRegistrationError(RefreshGrantError, ValueError):
 class NotFoundError(RefreshGrantError, LookupError):
     """A management operation named a client or a grant that does not exist
     (the message names the id)."""
+
+
+class SigningKeyError(RefreshGrantError, RuntimeError):
+    """A signing key cannot be used or changed as asked (the message says
+    why): ``SECRET_KEY`` is missing or changed, or retiring a key that is
+    current or may still have live tokens was refused."""

@@ -12,17 +12,27 @@ from flask import Flask
 
 from . import reasons
 from .cli.group import oauth2_cli
-from .config import DEFAULTS, Settings
+from .config import DEFAULTS, JWT, Settings
 from .dpop.proofs import DPoP, check_settings
 from .endpoints.authorization_request import AuthorizeView
-from .errors import ExtensionError
+from .errors import ConfigurationError, ExtensionError
 from .grants import grace
 from .grants.lockout import PasswordCheck, PasswordLockout
-from .grants.protocols import AuthenticateUser, GetUserId, LoadUser, default_get_user_id
+from .grants.protocols import (
+    AuthenticateUser,
+    GetUserClaims,
+    GetUserId,
+    LoadUser,
+    default_get_user_id,
+)
+from .keys import jose
+from .keys.access_tokens import AccessTokenReader
+from .keys.keyring import Keyring
 from .management import operations
 from .metrics import Metrics
 from .models import Models, complete_models
 from .records import ClientRecord, GrantHistory, GrantRecord
+from .sealing import usable_secret_key
 from .server.authorization_server import AuthorizationServer
 from .server.blueprint import blueprint, metadata_blueprint, metrics_blueprint
 from .server.state import EXTENSION_KEY, RefreshGrantState, state
@@ -30,7 +40,9 @@ from .store.admin import AdminStore, ClientCredentials
 from .store.dpop import ProofReplayStore
 from .store.lockout import LockoutStore
 from .store.registration import RegistrationStore
+from .store.signing_keys import SigningKeyStore
 from .store.tokens import TokenStore
+from .userinfo import userinfo_blueprint
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -74,6 +86,7 @@ class RefreshGrant:
         authorize: AuthorizeView | None = None,
         models: Models | None = None,
         clock: Callable[[], float] = time.time,
+        get_user_claims: GetUserClaims | None = None,
     ) -> None:
         """Register the extension on ``app``.
 
@@ -91,6 +104,10 @@ class RefreshGrant:
             ``oauth2_*`` models built on ``db`` (and without a
             ``password_lockout`` model, the default one on ``db``).
         :param clock: seconds since the epoch; tests inject a fake one.
+        :param get_user_claims: ``(user, scopes) -> dict`` of OpenID Connect
+            claims (``preferred_username``, ``email``, …) that
+            ``{prefix}/userinfo`` returns with ``sub`` for a token granted
+            ``scopes``; default: ``sub`` only.
         """
         if EXTENSION_KEY in app.extensions:
             raise ExtensionError(
@@ -105,8 +122,29 @@ class RefreshGrant:
         if settings.policy.refresh_token_grace_period > 0:
             grace.check_secret_key(secret_key)
         check_settings(settings, secret_key)
+        if settings.policy.access_token_format == JWT and not jose.AVAILABLE:
+            raise ConfigurationError(
+                "OAUTH2_ACCESS_TOKEN_FORMAT = 'jwt' needs signing keys, which "
+                f"need joserfc: {jose.INSTALL_HINT}"
+            )
+        if settings.policy.access_token_format == JWT and not usable_secret_key(
+            secret_key
+        ):
+            raise ConfigurationError(
+                "SECRET_KEY must be set to use OAUTH2_ACCESS_TOKEN_FORMAT = 'jwt': "
+                "the private signing keys are stored encrypted with a key "
+                "derived from it (and every instance must share it)."
+            )
         models = complete_models(db, models)
         store = TokenStore(db, models)
+        keys = Keyring(
+            SigningKeyStore(db, models),
+            settings,
+            lambda: int(clock()),
+            lambda: app.config.get("SECRET_KEY"),
+        )
+        if jose.AVAILABLE:
+            store.read_jwt = AccessTokenReader(keys)
         server = AuthorizationServer(
             settings=settings,
             store=store,
@@ -122,6 +160,7 @@ class RefreshGrant:
                 lambda: int(clock()),
                 secret_key,
             ),
+            keys=keys,
         )
         metrics = None
         if settings.metrics_path is not None:
@@ -136,11 +175,14 @@ class RefreshGrant:
             store=store,
             admin=AdminStore(db, models),
             server=server,
+            keys=keys,
             registration=RegistrationStore(db, models),
             authorize=authorize,
             metrics=metrics,
+            get_user_claims=get_user_claims,
         )
         app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
+        app.register_blueprint(userinfo_blueprint, url_prefix=settings.url_prefix)
         app.register_blueprint(metadata_blueprint)
         if settings.metrics_path is not None:
             app.register_blueprint(metrics_blueprint, url_prefix=settings.metrics_path)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin as AuthlibCodeMixin
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 
 from .config import PER_CLIENT_SETTINGS, per_client_coercion
+from .key_models import SigningKeyMixin
 from .redirect_uris import redirect_uri_matches
 from .registration_models import RegistrationLimitMixin, RegistrationTokenMixin
 from .security import digests_match
@@ -138,7 +140,11 @@ class ClientMixin(AuthlibClientMixin):  # type: ignore[misc]
 
 
 #: SQL types of per-client setting columns, by the setting's Python type.
-_COLUMN_TYPES: dict[type, type[TypeEngine[Any]]] = {int: BigInteger, bool: Boolean}
+_COLUMN_TYPES: dict[type, Callable[[], TypeEngine[Any]]] = {
+    int: BigInteger,
+    bool: Boolean,
+    str: lambda: String(32),
+}
 
 for _setting in PER_CLIENT_SETTINGS:
     setattr(
@@ -202,6 +208,8 @@ class RefreshTokenMixin(_IssuedTokenMixin):
     #: While the grace period after this token's rotation lasts: the response
     #: its rotation returned, encrypted (see ``grace.py``); else ``None``.
     replay: Mapped[str | None] = mapped_column(Text)
+    #: OIDC ``auth_time``: when the family's login was (``None``: unknown).
+    auth_time: Mapped[int | None] = mapped_column(BigInteger)
     #: The resources (RFC 8707) the grant was given for, space-separated,
     #: kept by every token of the family; ``None``: none named (the
     #: default audience).
@@ -221,6 +229,8 @@ class AccessTokenMixin(_IssuedTokenMixin):
 
     family_id: Mapped[str | None] = mapped_column(String(64), index=True)
     expires_at: Mapped[int] = mapped_column(BigInteger)
+    #: ``None``: opaque; ``"jwt"``: RFC 9068, ``digest`` is its ``jti``'s.
+    token_format: Mapped[str | None] = mapped_column(String(16))
     #: The resources (RFC 8707) this token is for, space-separated: its
     #: audience; ``None``: ``OAUTH2_DEFAULT_RESOURCE`` (else the issuer).
     audience: Mapped[str | None] = mapped_column(Text)
@@ -253,6 +263,8 @@ class AuthorizationCodeMixin(AuthlibCodeMixin):  # type: ignore[misc]
     #: ``dpop_jkt`` of the authorization request (RFC 9449 §10): the code is
     #: redeemable only with a DPoP proof of that key.
     dpop_jkt: Mapped[str | None] = mapped_column(String(64))
+    nonce: Mapped[str | None] = mapped_column(Text)  # OpenID Connect
+    auth_time: Mapped[int | None] = mapped_column(BigInteger)
     #: The resources (RFC 8707) of the authorization request, space-separated;
     #: ``None``: none named.
     resources: Mapped[str | None] = mapped_column(Text)
@@ -297,10 +309,10 @@ class DPoPProofMixin:
 class Models:
     """The concrete model classes the extension reads and writes.
 
-    ``password_lockout`` and ``dpop_proof`` may be left out (code written
-    for the first four models keeps working): ``init_app`` then adds the
-    default ``oauth2_password_lockout`` and ``oauth2_dpop_proof`` models on
-    the app's ``db``.
+    ``password_lockout``, ``dpop_proof`` and ``signing_key`` may be left out
+    (code written for the first four models keeps working): ``init_app``
+    then adds the default ``oauth2_password_lockout``, ``oauth2_dpop_proof``
+    and ``oauth2_signing_key`` models on the app's ``db``.
     """
 
     client: type[ClientMixin]
@@ -309,6 +321,7 @@ class Models:
     authorization_code: type[AuthorizationCodeMixin]
     password_lockout: type[PasswordLockoutMixin] | None = None
     dpop_proof: type[DPoPProofMixin] | None = None
+    signing_key: type[SigningKeyMixin] | None = None
     registration_token: type[RegistrationTokenMixin] | None = None
     registration_limit: type[RegistrationLimitMixin] | None = None
 
@@ -336,37 +349,28 @@ def _default_model(
     return cast("type[_Mixin]", built[table])
 
 
+#: The optional models ``init_app`` adds on the app's ``db`` when
+#: :class:`Models` leaves them out: ``oauth2_<field>`` tables.
+_OPTIONAL_MODELS: dict[str, type[Any]] = {
+    "password_lockout": PasswordLockoutMixin,
+    "dpop_proof": DPoPProofMixin,
+    "signing_key": SigningKeyMixin,
+    "registration_token": RegistrationTokenMixin,
+    "registration_limit": RegistrationLimitMixin,
+}
+
+
 def complete_models(db: SQLAlchemy, models: Models | None) -> Models:
     """``models`` (default: :func:`default_models`), with the default
-    lockout, DPoP proof and registration models on ``db`` where it has none."""
+    lockout, DPoP proof, signing key and registration models on ``db``
+    where it has none."""
     if models is None:
         return default_models(db)
-    if models.password_lockout is None:
-        lockout = _default_model(
-            db, PasswordLockoutMixin, "OAuth2PasswordLockout", "oauth2_password_lockout"
-        )
-        models = dataclasses.replace(models, password_lockout=lockout)
-    if models.dpop_proof is None:
-        proof = _default_model(
-            db, DPoPProofMixin, "OAuth2DPoPProof", "oauth2_dpop_proof"
-        )
-        models = dataclasses.replace(models, dpop_proof=proof)
-    if models.registration_token is None:
-        token = _default_model(
-            db,
-            RegistrationTokenMixin,
-            "OAuth2RegistrationToken",
-            "oauth2_registration_token",
-        )
-        models = dataclasses.replace(models, registration_token=token)
-    if models.registration_limit is None:
-        limit = _default_model(
-            db,
-            RegistrationLimitMixin,
-            "OAuth2RegistrationLimit",
-            "oauth2_registration_limit",
-        )
-        models = dataclasses.replace(models, registration_limit=limit)
+    for field, mixin in _OPTIONAL_MODELS.items():
+        if getattr(models, field) is None:
+            name = "OAuth2" + mixin.__name__.removesuffix("Mixin")
+            built = _default_model(db, mixin, name, f"oauth2_{field}")
+            models = dataclasses.replace(models, **{field: built})
     return models
 
 

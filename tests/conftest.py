@@ -207,9 +207,15 @@ def basic_auth(client_id: str, secret: str | None) -> str:
 
 
 def build_app(
-    database_url: str, clock: FakeClock, config: dict[str, Any] | None = None
+    database_url: str,
+    clock: FakeClock,
+    config: dict[str, Any] | None = None,
+    **init_kwargs: Any,
 ) -> tuple[Flask, SQLAlchemy, RefreshGrant, Any]:
-    """A minimal app with its own ``db``, a user table and the extension."""
+    """A minimal app with its own ``db``, a user table and the extension;
+    ``init_kwargs`` are passed to ``init_app``, and ``authorize_view(
+    authorization, load_user)`` replaces the simple authorize view."""
+    authorize_view = init_kwargs.pop("authorize_view", None)
     db = SQLAlchemy()
 
     class User(db.Model):  # type: ignore[name-defined,misc]
@@ -227,6 +233,8 @@ def build_app(
 
     def authorize(authorization: AuthorizationRequest) -> Any:
         """Login and consent, reduced to form fields for the tests."""
+        if authorize_view is not None:
+            return authorize_view(authorization, load_user)
         if request.method == "GET":
             return {
                 "client_id": authorization.client_id,
@@ -256,6 +264,7 @@ def build_app(
         load_user=load_user,
         authorize=authorize,
         clock=clock,
+        **init_kwargs,
     )
 
     @app.get("/api/ping")
@@ -277,7 +286,11 @@ def make_harness(
     built: list[Harness] = []
 
     def make(**config: Any) -> Harness:
-        app, db, oauth, user_model = build_app(database_url, clock, config)
+        """``app.config`` overrides; keys in lower case go to ``build_app``."""
+        init_kwargs = {k: config.pop(k) for k in list(config) if k.islower()}
+        app, db, oauth, user_model = build_app(
+            database_url, clock, config, **init_kwargs
+        )
         harness = Harness(app, db, oauth, user_model, app.test_client(), clock)
         built.append(harness)
         return harness

@@ -304,6 +304,78 @@ def test_connected_apps_page_in_a_browser(
             context.close()
 
 
+#: Where the OpenID path's screenshots go (``OIDC_SCREENS`` moves them).
+SCREENS = Path(os.environ.get("OIDC_SCREENS") or ARTIFACTS)
+
+
+def id_claims(page: Page, table: str) -> dict[str, str]:
+    """The claims a claims table shows, by name (times without their text)."""
+    cells = page.locator(f"#{table} td[data-claim]")
+    return {
+        str(cell.get_attribute("data-claim")): cell.inner_text().split(" (")[0].strip()
+        for cell in cells.all()
+    }
+
+
+def test_openid_sign_in_and_refresh_in_a_browser(
+    browser: Browser, database_url: str, tmp_path: Path
+) -> None:
+    """The "OpenID" path: an ID token checked by the demo client, its claims
+    before and after a refresh, and preferred_username from userinfo."""
+    kind = database_kind(database_url)
+    with live_server(tmp_path, database_url) as server:
+        client_id, _ = server.credentials
+        context = browser.new_context(viewport={"width": 1100, "height": 900})
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        try:
+            page.goto(server.base_url + "/")
+            page.click("#openid-sign-in")
+            page.wait_for_url(lambda url: "/login?next=" in url)
+            page.fill("#username", DEMO_USERNAME)
+            page.fill("#password", DEMO_PASSWORD)
+            page.click("#log-in")
+            page.wait_for_url(lambda url: "/oauth2/authorize?" in url)
+            assert "openid" in page.locator("#scopes code").all_inner_texts()
+            page.click("#approve")
+
+            page.wait_for_url("**/tokens")
+            assert text(page, "#preferred-username") == DEMO_USERNAME
+            first = id_claims(page, "id-token-claims")
+            assert first["iss"] == server.base_url
+            assert first["aud"] == client_id
+            assert first["sub"] and first["nonce"]
+            assert int(first["exp"]) - int(first["iat"]) == 3600
+            assert page.locator("#previous-id-token-claims").count() == 0
+            SCREENS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(
+                path=str(SCREENS / f"oidc-{kind}-1-signed-in.png"), full_page=True
+            )
+
+            page.click("#refresh")
+            page.wait_for_selector("#refresh-notice")
+            second = id_claims(page, "id-token-claims")
+            assert id_claims(page, "previous-id-token-claims") == first
+            for same in ("iss", "sub", "aud", "auth_time"):
+                assert second[same] == first[same]
+            assert "nonce" not in second
+            assert second["at_hash"] != first["at_hash"]
+            assert text(page, "#preferred-username") == DEMO_USERNAME
+            page.screenshot(
+                path=str(SCREENS / f"oidc-{kind}-2-refreshed.png"), full_page=True
+            )
+            phone = context.new_page()
+            phone.set_viewport_size({"width": 390, "height": 844})
+            phone.goto(server.base_url + "/tokens")
+            width = phone.evaluate("document.documentElement.scrollWidth")
+            phone.screenshot(
+                path=str(SCREENS / f"oidc-{kind}-3-phone.png"), full_page=True
+            )
+            assert width <= 390
+        finally:
+            context.close()
+
+
 #: Where the phone test's screenshots go besides ``artifacts/`` (optional).
 SCREENSHOTS = os.environ.get("SCREENSHOTS")
 

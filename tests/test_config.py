@@ -36,6 +36,7 @@ def test_defaults() -> None:
         refresh_token_reuse_detection=True,
         refresh_token_grace_period=0,
         dpop_bound_access_tokens=False,
+        access_token_format="opaque",
     )
     assert settings.url_prefix == "/oauth2"
     assert settings.scopes_supported is None
@@ -44,6 +45,10 @@ def test_defaults() -> None:
     assert settings.dpop_proof_max_age == 60
     assert settings.dpop_require_nonce is False
     assert settings.metrics_path is None
+    assert settings.signing_alg == "ES256"
+    assert settings.default_resource is None
+    assert settings.id_token_validity_period == 3600
+    assert settings.oidc_refresh_requires_offline_access is False
 
 
 def test_init_app_sets_every_default_in_app_config() -> None:
@@ -172,6 +177,7 @@ def test_client_columns_override_the_app_policy() -> None:
             refresh_token_reuse_detection=False,
             refresh_token_grace_period=10,
             dpop_bound_access_tokens=True,
+            access_token_format="jwt",
         )
     )
     assert policy == TokenPolicy(
@@ -183,6 +189,7 @@ def test_client_columns_override_the_app_policy() -> None:
         refresh_token_reuse_detection=False,
         refresh_token_grace_period=10,
         dpop_bound_access_tokens=True,
+        access_token_format="jwt",
     )
 
 

@@ -100,6 +100,7 @@ def test_models_built_from_the_mixins_with_extra_columns(
             "oauth2_registration_token",
             "oauth2_registration_limit",
             "tenant_dpop_proof",
+            "oauth2_signing_key",
         }
     auth = {"Authorization": basic_auth(created.client_id, created.client_secret)}
     http = app.test_client()
@@ -182,6 +183,7 @@ def test_custom_password_lockout_model(
             "my_authorization_code",
             "my_password_lockout",
             "oauth2_dpop_proof",
+            "oauth2_signing_key",
             "oauth2_registration_token",
             "oauth2_registration_limit",
         }

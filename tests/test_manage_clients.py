@@ -158,6 +158,8 @@ def test_create_client_takes_every_per_client_setting(harness: Harness) -> None:
         "--grace-period",
         "30",
         "--dpop-bound",
+        "--access-token-format",
+        "jwt",
     )
     shown = oauth2_json(harness, "clients", "show", result["client_id"])
     assert {name: shown[name] for name in SETTING_NAMES} == {
@@ -169,6 +171,7 @@ def test_create_client_takes_every_per_client_setting(harness: Harness) -> None:
         "refresh_token_reuse_detection": False,
         "refresh_token_grace_period": 30,
         "dpop_bound_access_tokens": True,
+        "access_token_format": "jwt",
     }
 
 
@@ -546,5 +549,5 @@ def test_the_cli_page_documents_every_command() -> None:
         return found
 
     commands = paths(oauth2_cli_group, "flask oauth2")
-    assert len(commands) == 12
+    assert len(commands) == 15
     assert [c for c in commands if c not in readme] == []

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..coercion import Flag
+from ..coercion import Choice, Flag
 from ..config import PER_CLIENT_SETTINGS, per_client_coercion
 from ..errors import ClientRegistrationError, NotFoundError
 
@@ -25,9 +25,17 @@ def per_client_options(command: _Command) -> _Command:
     for setting in reversed(PER_CLIENT_SETTINGS):
         stem = setting.cli_option
         help_text = f"{setting.doc} (overrides {setting.key} for this client)"
-        if isinstance(per_client_coercion(setting), Flag):
+        coercion = per_client_coercion(setting)
+        if isinstance(coercion, Flag):
             option = click.option(
                 f"--{stem}/--no-{stem}", setting.name, default=None, help=help_text
+            )
+        elif isinstance(coercion, Choice):
+            option = click.option(
+                f"--{stem}",
+                setting.name,
+                type=click.Choice(coercion.choices),
+                help=help_text,
             )
         else:
             option = click.option(

@@ -20,11 +20,13 @@ from ..server.state import state
 from .clients import clients_cli
 from .common import echo_json, per_client_options
 from .grants import grants_cli
+from .keys import keys_cli
 from .registration import registration_token_cli
 
 oauth2_cli = AppGroup("oauth2", help="Manage OAuth 2.0 clients and tokens.")
 oauth2_cli.add_command(clients_cli)
 oauth2_cli.add_command(grants_cli)
+oauth2_cli.add_command(keys_cli)
 oauth2_cli.add_command(registration_token_cli)
 
 
@@ -112,6 +114,11 @@ def purge(older_than: int) -> None:
         f" and {counts.password_lockouts} stale password lock records; "
         f"forgot {counts.dpop_proofs} used DPoP proofs; "
         f"deleted {counts.dynamic_clients} unused dynamic clients"
+        + (
+            f"; retired {counts.signing_keys} signing keys"
+            if counts.signing_keys
+            else ""
+        )
     )
 
 

@@ -20,6 +20,7 @@ from ..resource_uris import joined
 from ..store.rows import IssuedTokens
 from .common import GrantMixin
 from .issuing import finish_new_grant
+from .oidc import CodeFacts, has_openid, refresh_without_offline_access
 from .resources import authorization_request_resources, for_new_grant
 
 #: Seconds an authorization code is valid (RFC 6749 §4.1.2: "10 minutes" at most).
@@ -86,6 +87,10 @@ class AuthorizationCodeGrant(GrantMixin, grants.AuthorizationCodeGrant):  # type
             now=now,
             expires_at=now + AUTHORIZATION_CODE_LIFETIME,
             dpop_jkt=DPoPKeyThumbprint.requested(self),
+            nonce=payload.get("nonce") if has_openid(request.scope) else None,
+            # As the app reported it (AuthorizationRequest.approve), else now:
+            # the time of consent.
+            auth_time=getattr(request, "auth_time", None) or now,
             resources=joined(authorization_request_resources(request)),
         )
 
@@ -124,6 +129,10 @@ class AuthorizationCodeGrant(GrantMixin, grants.AuthorizationCodeGrant):  # type
     def authenticate_user(self, authorization_code: AuthorizationCodeMixin) -> Any:
         return self.server.load_user(authorization_code.user_id)
 
+    def login_time(self) -> int | None:
+        code: AuthorizationCodeMixin = self.request.authorization_code
+        return code.auth_time or code.issued_at
+
     def delete_authorization_code(self, authorization_code: Any) -> None:
         """Never called: :meth:`create_token_response` marks codes used instead."""
 
@@ -139,7 +148,17 @@ class AuthorizationCodeGrant(GrantMixin, grants.AuthorizationCodeGrant):  # type
         # RFC 8707 §2.2: a subset of the code's resources, checked before
         # the code is used.
         targets = for_new_grant(self.named_resources, code.resources)
-        token: dict[str, Any] = self.generate_token(user=user, scope=code.scope)
+        self.access_token_audience = targets.audience
+        token: dict[str, Any] = self.generate_token(
+            user=user,
+            scope=code.scope,
+            include_refresh_token=not refresh_without_offline_access(
+                self.server, code.scope
+            ),
+        )
+        if has_openid(code.scope):  # grants.oidc.OpenIDCode adds the id_token
+            self.request.openid = CodeFacts(code)
+        auth_time = self.login_time()
         store = self.server.store
         access_token_jkt, refresh_token_jkt = self.new_grant_bindings()
 
@@ -166,6 +185,8 @@ class AuthorizationCodeGrant(GrantMixin, grants.AuthorizationCodeGrant):  # type
             store=redeem,
             access_token_jkt=access_token_jkt,
             refresh_token_jkt=refresh_token_jkt,
+            access_token_jti=self.access_token_jti,
+            auth_time=auth_time,
             audience=targets.audience,
             resources=targets.grant,
         )

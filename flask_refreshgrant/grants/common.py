@@ -10,8 +10,10 @@ from typing import Any, ClassVar
 
 from authlib.oauth2.rfc6749.errors import InvalidScopeError
 
-from ..config import TokenPolicy
+from ..config import JWT, TokenPolicy
 from ..dpop.proofs import InvalidDPoPProofError, Proof
+from ..issuer import issuer_url
+from ..keys.access_tokens import ACCESS_TOKEN_TYPE, access_token_claims, new_jti
 from ..models import ClientMixin
 from . import resources
 from .issuing import finish_new_grant
@@ -29,6 +31,17 @@ class GrantMixin:
     GRANT_TYPE: ClassVar[str]
     server: GrantServer
     request: Any
+    #: The ``jti`` of the JWT access token :meth:`generate_token` made, if any.
+    access_token_jti: str | None = None
+    #: The access token's audience (RFC 8707) as the code and refresh grants
+    #: work it out before :meth:`generate_token`; ``None``: the default.
+    #: Unset: a fresh grant's, from the request's ``resource`` parameters.
+    access_token_audience: str | None
+
+    def login_time(self) -> int | None:
+        """When the user logged in to start this grant (``auth_time``), if
+        known: a password grant is a login; a code remembers its login."""
+        return None
 
     @cached_property
     def policy(self) -> TokenPolicy:
@@ -95,7 +108,35 @@ class GrantMixin:
         )
         if self.proof is not None:
             token["token_type"] = "DPoP"  # RFC 9449 §5
+        if self.policy.access_token_format == JWT:
+            self._sign_access_token(token, user)
         return token
+
+    def _sign_access_token(self, token: dict[str, Any], user: Any) -> None:
+        """Make ``token``'s access token an RFC 9068 JWT; its ``jti`` is what
+        gets stored (as a digest)."""
+        settings = self.server.settings
+        client_id: str = self.request.client.client_id
+        jti = new_jti()
+        if not hasattr(self, "access_token_audience"):
+            self.access_token_audience = resources.for_new_grant(
+                self.named_resources
+            ).audience
+        audience = resources.audience_of(settings, self.access_token_audience)
+        claims = access_token_claims(
+            issuer=issuer_url(settings),
+            audience=audience[0] if len(audience) == 1 else list(audience),
+            subject=client_id if user is None else self.server.get_user_id(user),
+            client_id=client_id,
+            scope=token.get("scope"),
+            now=self.server.now(),
+            expires_in=token["expires_in"],
+            jti=jti,
+            auth_time=None if user is None else self.login_time(),
+            jkt=None if self.proof is None else self.proof.jkt,
+        )
+        token["access_token"] = self.server.keys.sign(claims, typ=ACCESS_TOKEN_TYPE)
+        self.access_token_jti = jti
 
     def save_token(self, token: dict[str, Any]) -> None:
         """Store the tokens of a fresh grant (Authlib calls this from the
@@ -113,6 +154,8 @@ class GrantMixin:
             store=self.server.store.issue_new_grant,
             access_token_jkt=access_token_jkt,
             refresh_token_jkt=refresh_token_jkt,
+            access_token_jti=self.access_token_jti,
+            auth_time=None if user is None else self.login_time(),
             audience=targets.audience,
             resources=targets.grant,
         )

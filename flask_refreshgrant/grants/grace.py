@@ -4,8 +4,8 @@ from the app's ``SECRET_KEY``.
 Within ``OAUTH2_REFRESH_TOKEN_GRACE_PERIOD`` after a rotation, the rotated-out
 refresh token presented again gets the identical response its first use got.
 That response holds clear tokens, which hashed storage must never keep in
-clear, so it is kept encrypted (Fernet: AES-128-CBC + HMAC-SHA256) and only
-until the window closes.
+clear, so it is kept encrypted (:mod:`..sealing`: Fernet, AES-128-CBC +
+HMAC-SHA256) and only until the window closes.
 
 The sealed copy also holds the ``scope`` parameter of the request that got
 the response: a retry that asks for something else is not the same request,
@@ -14,33 +14,19 @@ and gets no replay (SPEC §6).
 
 from __future__ import annotations
 
-import base64
 import json
-from functools import lru_cache
 from typing import Any
-
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..errors import ConfigurationError
 from ..models import RefreshTokenMixin
+from ..sealing import Fernet, InvalidToken, fernet, usable_secret_key
 
 _INFO = b"flask-refreshgrant grace-period replay v1"
 
 
-@lru_cache(maxsize=8)
-def _fernet(secret_key: str | bytes) -> Fernet:
-    material = secret_key.encode() if isinstance(secret_key, str) else secret_key
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(
-        material
-    )
-    return Fernet(base64.urlsafe_b64encode(key))
-
-
 def check_secret_key(secret_key: object) -> None:
     """Raise unless ``secret_key`` can derive the replay key."""
-    if not isinstance(secret_key, str | bytes) or not secret_key:
+    if not usable_secret_key(secret_key):
         raise ConfigurationError(
             "SECRET_KEY must be set to use OAUTH2_REFRESH_TOKEN_GRACE_PERIOD: "
             "the replay copy of a token response is encrypted with a key derived "
@@ -51,7 +37,7 @@ def check_secret_key(secret_key: object) -> None:
 def _box(secret_key: object) -> Fernet:
     check_secret_key(secret_key)
     assert isinstance(secret_key, str | bytes)
-    return _fernet(secret_key)
+    return fernet(secret_key, _INFO)
 
 
 def requested_scope(scope: str | None) -> str:

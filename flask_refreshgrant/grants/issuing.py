@@ -50,18 +50,23 @@ def finish_new_grant(
     store: StoreNewGrant,
     access_token_jkt: str | None = None,
     refresh_token_jkt: str | None = None,
+    access_token_jti: str | None = None,
+    auth_time: int | None = None,
     audience: str | None = None,
     resources: str | None = None,
 ) -> None:
     """Store the tokens of the response ``token`` through ``store``, then
     complete the response and announce it. ``*_jkt``: the DPoP keys the
-    tokens are bound to (RFC 9449), if any; ``audience`` and ``resources``:
-    the access token's audience and the grant's resources (RFC 8707), if
-    any were named."""
+    tokens are bound to (RFC 9449), if any; ``access_token_jti``: a JWT
+    access token's ``jti``; ``auth_time``: when the user logged in;
+    ``audience`` and ``resources``: the access token's audience and the
+    grant's resources (RFC 8707), if any were named."""
     issued = IssuedTokens.from_response(
         token,
         access_token_jkt=access_token_jkt,
         refresh_token_jkt=refresh_token_jkt,
+        access_token_jti=access_token_jti,
+        auth_time=auth_time,
         audience=audience,
         resources=resources,
     )

@@ -4,6 +4,7 @@ lock of :mod:`.lockout`."""
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from authlib.oauth2.rfc6749 import grants
@@ -42,3 +43,11 @@ class PasswordGrant(GrantMixin, grants.ResourceOwnerPasswordCredentialsGrant):  
         if check.user is None:
             raise InvalidCredentialsError(check.retry_after)
         return check.user
+
+    @cached_property
+    def _checked_at(self) -> int:
+        return self.server.now()
+
+    def login_time(self) -> int | None:
+        """The password check is the login (``auth_time`` of a JWT)."""
+        return self._checked_at

@@ -4,11 +4,12 @@ the server class (Authlib hands them the server as ``self.server``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from ..config import Settings
 from ..dpop.proofs import DPoP
+from ..keys.keyring import Keyring
 from ..store.tokens import TokenStore
 from .lockout import PasswordLockout
 
@@ -18,6 +19,9 @@ AuthenticateUser = Callable[[str, str], Any]
 LoadUser = Callable[[str], Any]
 #: ``user -> user_id``, the string stored on every token.
 GetUserId = Callable[[Any], str]
+#: ``(user, scopes) -> claims``: OpenID Connect userinfo claims (``name``,
+#: ``email``, …) of ``user`` for the granted ``scopes``.
+GetUserClaims = Callable[[Any, list[str]], Mapping[str, Any]]
 
 
 def default_get_user_id(user: Any) -> str:
@@ -36,6 +40,8 @@ class GrantServer(Protocol):
     #: The password lock the password grant checks through.
     lockout: PasswordLockout
     dpop: DPoP
+    #: The signing keys of JWT access tokens and ID tokens.
+    keys: Keyring
     authenticate_user: AuthenticateUser | None
     load_user: LoadUser
     get_user_id: GetUserId
@@ -58,3 +64,9 @@ class ConsentServer(Protocol):
         self, request: Any = None, grant_user: Any = None, grant: Any = None
     ) -> Any:
         """Redirect back to the client, with a code or an error."""
+
+    def handle_error_response(self, request: Any, error: Any) -> Any:
+        """An error, redirected back to the client when it has a redirect URI."""
+
+    def now(self) -> int:
+        """The app's clock, in whole seconds since the epoch."""

@@ -17,6 +17,7 @@ from ..store.rows import IssuedTokens
 from . import grace, lifetimes
 from .common import GrantMixin
 from .issuing import set_refresh_expires_in
+from .oidc import has_openid, id_token
 from .resources import for_refresh
 
 
@@ -154,6 +155,28 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
             return None
         return self.server.load_user(refresh_token.user_id)
 
+    def login_time(self) -> int | None:
+        old: RefreshTokenMixin = self.request.refresh_token
+        return old.auth_time
+
+    def _id_token(self, old: RefreshTokenMixin, token: dict[str, Any]) -> None:
+        """OpenID Connect Core §12.2: a refresh of an ``openid`` grant gets a
+        new ID token with the first one's ``iss``, ``sub``, ``aud`` and
+        ``auth_time`` (no ``nonce``). Only a grant from the code flow is an
+        OpenID grant: the password grant never issues ID tokens."""
+        if (
+            old.grant_type == "authorization_code"
+            and has_openid(old.scope)
+            and old.user_id is not None
+        ):
+            token["id_token"] = id_token(
+                self.server,
+                client_id=old.client_id,
+                user_id=old.user_id,
+                auth_time=old.auth_time or old.family_issued_at,
+                access_token=token["access_token"],
+            )
+
     @hooked  # type: ignore[untyped-decorator]
     def create_token_response(
         self,
@@ -171,17 +194,20 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
         audience = for_refresh(
             self.named_resources, old.resources, self.server.settings
         )
+        self.access_token_audience = audience
         # RFC 6749 §6: omitted scope means the originally granted scope.
         scope = self.request.payload.scope or old.scope
         token: dict[str, Any] = self.generate_token(
             user=user, scope=scope, include_refresh_token=self.INCLUDE_NEW_REFRESH_TOKEN
         )
+        self._id_token(old, token)
         policy = self.policy
         now = self.server.now()
         proof = self.proof
         issued = IssuedTokens.from_response(
             token,
             access_token_jkt=None if proof is None else proof.jkt,
+            access_token_jti=self.access_token_jti,
             audience=audience,
         )
         # Read before the commit expires ``old``'s attributes.

@@ -58,7 +58,8 @@ def purge(app_state: RefreshGrantState, *, older_than: int = 0) -> PurgeCounts:
     """Delete tokens and codes expired or revoked more than ``older_than``
     seconds ago, grace replay copies whose window has closed, used DPoP
     proofs too old to be accepted again, and dynamically registered clients
-    that obtained no token within a day."""
+    that obtained no token within a day; retire signing keys nothing valid
+    was signed with."""
     if type(older_than) is not int or not 0 <= older_than <= TEN_YEARS:
         raise ValueError(
             "older_than must be a whole number of seconds from 0 to "
@@ -77,7 +78,11 @@ def purge(app_state: RefreshGrantState, *, older_than: int = 0) -> PurgeCounts:
     lockouts = app_state.server.lockout.purge()
     proofs = app_state.server.dpop.replays.purge(now=now - older_than)
     return dataclasses.replace(
-        counts, password_lockouts=lockouts, dpop_proofs=proofs, dynamic_clients=dynamic
+        counts,
+        password_lockouts=lockouts,
+        dpop_proofs=proofs,
+        dynamic_clients=dynamic,
+        signing_keys=app_state.keys.purge(),
     )
 
 

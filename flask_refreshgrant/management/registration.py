@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..config import PER_CLIENT_SETTINGS, Settings, per_client_coercion
+from ..config import JWT, PER_CLIENT_SETTINGS, Settings, per_client_coercion
 from ..dpop import jws
 from ..errors import ClientRegistrationError, ConfigurationError
+from ..grants.oidc import OFFLINE_ACCESS, OPENID
+from ..keys import jose
 from ..redirect_uris import redirect_uri_problem
 from ..resource_uris import joined, resource_uri_problem
 
@@ -45,7 +47,12 @@ def check_scope(scope: str, settings: Settings) -> str:
     """The scopes, once each, all in ``OAUTH2_SCOPES_SUPPORTED`` if it is set."""
     scopes = list(dict.fromkeys(scope.split()))
     supported = settings.scopes_supported
-    unknown = [s for s in scopes if supported and s not in supported]
+    # OpenID Connect's own scopes are known whatever the app lists.
+    unknown = [
+        s
+        for s in scopes
+        if supported and s not in supported and s not in (OPENID, OFFLINE_ACCESS)
+    ]
     if unknown:
         raise ClientRegistrationError(
             f"scope not in OAUTH2_SCOPES_SUPPORTED: {' '.join(unknown)}"
@@ -99,6 +106,10 @@ def check_client_settings(values: Mapping[str, Any]) -> dict[str, Any]:
             )
         except ConfigurationError as error:
             raise ClientRegistrationError(str(error)) from None
+    if checked.get("access_token_format") == JWT and not jose.AVAILABLE:
+        raise ClientRegistrationError(
+            f"access_token_format 'jwt' needs joserfc: {jose.INSTALL_HINT}"
+        )
     if checked.get("dpop_bound_access_tokens") and not jws.AVAILABLE:
         raise ClientRegistrationError(
             "dpop_bound_access_tokens needs DPoP, which needs joserfc: "

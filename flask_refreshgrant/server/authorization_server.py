@@ -42,11 +42,14 @@ from ..endpoints.token_request import (
 from ..grants.client_credentials import ClientCredentialsGrant
 from ..grants.code import AuthorizationCodeGrant, DPoPKeyThumbprint, S256CodeChallenge
 from ..grants.lockout import PasswordLockout
+from ..grants.oidc import OFFLINE_ACCESS, OPENID
 from ..grants.password import PasswordGrant
 from ..grants.protocols import AuthenticateUser, GetUserId, LoadUser
 from ..grants.refresh import RefreshTokenGrant
 from ..grants.resources import ResourceIndicators
 from ..issuer import issuer_url
+from ..keys import jose
+from ..keys.keyring import Keyring
 from ..models import ClientMixin
 from ..security import generate_token
 from ..store.tokens import TokenStore
@@ -72,18 +75,23 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         get_user_id: GetUserId,
         authorization_code: bool,
         dpop: DPoP,
+        keys: Keyring,
     ) -> None:
         super().__init__(query_client=store.get_client)
         self.settings = settings
         self.store = store
         self.lockout = lockout
         self.dpop = dpop
+        self.keys = keys
         self._clock = clock
         self.authenticate_user = authenticate_user
         self.load_user = load_user
         self.get_user_id = get_user_id
+        # OpenID Connect's own scopes are known whatever the app lists.
         self.scopes_supported = (
-            list(settings.scopes_supported) if settings.scopes_supported else None
+            list(dict.fromkeys([*settings.scopes_supported, OPENID, OFFLINE_ACCESS]))
+            if settings.scopes_supported
+            else None
         )
         self.register_token_generator("default", self._generate_bearer_token)
         self.register_client_auth_method(
@@ -91,10 +99,16 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         )
         self.register_client_auth_method("client_secret_post", self._authenticate_post)
         if authorization_code:
-            self.register_grant(
-                AuthorizationCodeGrant,
-                [S256CodeChallenge(), DPoPKeyThumbprint(), ResourceIndicators()],
-            )
+            extensions: list[Any] = [
+                S256CodeChallenge(),
+                DPoPKeyThumbprint(),
+                ResourceIndicators(),
+            ]
+            if jose.AVAILABLE:  # authlib.oidc.core needs joserfc
+                from ..grants.oidc_code import OpenIDCode
+
+                extensions.append(OpenIDCode())
+            self.register_grant(AuthorizationCodeGrant, extensions)
         self.register_grant(RefreshTokenGrant)
         self.register_grant(ClientCredentialsGrant)
         if authenticate_user is not None:

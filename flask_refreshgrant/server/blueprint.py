@@ -1,6 +1,8 @@
-"""The extension's blueprints: token, revocation and introspection endpoints under
-``OAUTH2_URL_PREFIX``, RFC 8414 metadata at the root, Prometheus metrics at
-``OAUTH2_METRICS_PATH``; errors stay JSON.
+"""The extension's blueprints: token, revocation, introspection and JWKS
+endpoints under ``OAUTH2_URL_PREFIX``, RFC 8414 metadata and OpenID Connect
+discovery at the root, Prometheus metrics at ``OAUTH2_METRICS_PATH``; errors
+stay JSON. (Userinfo, which needs the resource protector, is in
+``flask_refreshgrant.userinfo``.)
 
 Error handlers are scoped to this blueprint, so they never fight the app's own.
 """
@@ -20,8 +22,10 @@ from werkzeug.routing import Rule
 
 from ..endpoints.authorization_request import AuthorizationRequest
 from ..endpoints.request_body import BodyTooLarge, MalformedBody, read_body
+from ..grants.oidc import OFFLINE_ACCESS, OPENID
 from ..http_errors import database_unavailable, json_error
 from ..issuer import issuer_url
+from ..keys import jose
 from ..metrics import Metrics
 from .registration import register as register_client
 from .state import state
@@ -69,8 +73,12 @@ def _route_every_method(setup: BlueprintSetupState) -> None:
 
 @metadata_blueprint.record
 def _route_every_method_to_metadata(setup: BlueprintSetupState) -> None:
-    name = f"{setup.name_prefix}.{setup.name}.authorization_server_metadata"
-    setup.app.url_map.add(Rule(_METADATA_PATH, endpoint=name.lstrip("."), methods=None))
+    for path, view in (
+        (_METADATA_PATH, "authorization_server_metadata"),
+        (_OPENID_CONFIGURATION_PATH, "openid_configuration"),
+    ):
+        name = f"{setup.name_prefix}.{setup.name}.{view}"
+        setup.app.url_map.add(Rule(path, endpoint=name.lstrip("."), methods=None))
 
 
 def _unknown_path(unknown: str = "") -> Response:
@@ -190,7 +198,33 @@ def authorize() -> ResponseReturnValue:
     return app_state.authorize(authorization)
 
 
+#: How long a client may cache the JWKS (SPEC §10: at most 300 s). A key is
+#: published before it signs anything, and a verifier re-fetches on an
+#: unknown ``kid``, so a rotation never strands a valid token.
+JWKS_MAX_AGE = 300
+
+#: The claims an ID token of this server can carry (OpenID Discovery §3).
+ID_TOKEN_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash"]
+
+
+@blueprint.get("/jwks")
+def jwks() -> Response:
+    """The public signing keys (RFC 7517), made on first need (SPEC §10)."""
+    return Response(
+        json.dumps(state().keys.jwks()),
+        headers={
+            "Content-Type": "application/json",
+            "Cache-Control": f"public, max-age={JWKS_MAX_AGE}",
+        },
+    )
+
+
+def _json(body: dict[str, Any]) -> Response:
+    return Response(json.dumps(body), headers={"Content-Type": "application/json"})
+
+
 _METADATA_PATH = "/.well-known/oauth-authorization-server"
+_OPENID_CONFIGURATION_PATH = "/.well-known/openid-configuration"
 
 
 @metadata_blueprint.get(_METADATA_PATH, provide_automatic_options=False)
@@ -199,6 +233,32 @@ def authorization_server_metadata() -> Response:
     refused = _method_not_allowed(_METADATA_METHODS)
     if refused is not None:
         return refused
+    return _json(metadata())
+
+
+@metadata_blueprint.get(_OPENID_CONFIGURATION_PATH, provide_automatic_options=False)
+def openid_configuration() -> Response:
+    """OpenID Connect Discovery 1.0 §3: the RFC 8414 metadata and the
+    OpenID Provider's own members."""
+    refused = _method_not_allowed(_METADATA_METHODS)
+    if refused is not None:
+        return refused
+    body = metadata()
+    app_state = state()
+    base = body["issuer"] + app_state.settings.url_prefix
+    scopes = list(app_state.settings.scopes_supported or ())
+    body.update(
+        userinfo_endpoint=base + "/userinfo",
+        scopes_supported=list(dict.fromkeys([OPENID, OFFLINE_ACCESS, *scopes])),
+        subject_types_supported=["public"],
+        id_token_signing_alg_values_supported=app_state.keys.algorithms(),
+        claims_supported=ID_TOKEN_CLAIMS,
+    )
+    return _json(body)
+
+
+def metadata() -> dict[str, Any]:
+    """The RFC 8414 metadata document of the current app."""
     app_state = state()
     settings = app_state.settings
     issuer = issuer_url(settings)
@@ -221,6 +281,8 @@ def authorization_server_metadata() -> Response:
     if app_state.authorize is not None:
         body["authorization_endpoint"] = base + "/authorize"
         body["code_challenge_methods_supported"] = ["S256"]
+    if jose.AVAILABLE:  # signing keys need joserfc
+        body["jwks_uri"] = base + "/jwks"
     if settings.scopes_supported:
         body["scopes_supported"] = list(settings.scopes_supported)
     if settings.dynamic_registration is not None:
@@ -229,7 +291,7 @@ def authorization_server_metadata() -> Response:
         # RFC 9728 §4: the resources (RFC 8707) tokens are issued for.
         body["protected_resources"] = list(settings.resources)
     body.update(app_state.server.dpop.metadata())
-    return Response(json.dumps(body), headers={"Content-Type": "application/json"})
+    return body
 
 
 @metrics_blueprint.get("")

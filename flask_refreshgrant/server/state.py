@@ -9,6 +9,8 @@ from flask import Flask, current_app
 from ..config import Settings
 from ..endpoints.authorization_request import AuthorizeView
 from ..errors import ExtensionError
+from ..grants.protocols import GetUserClaims
+from ..keys.keyring import Keyring
 from ..metrics import Metrics
 from ..models import Models
 from ..store.admin import AdminStore
@@ -31,6 +33,8 @@ class RefreshGrantState:
     #: Operators' reads and writes: clients, revocation by client or user, purge.
     admin: AdminStore
     server: AuthorizationServer
+    #: The signing keys (JWT access tokens, ID tokens; SPEC §10).
+    keys: Keyring
     #: Dynamic client registration (RFC 7591): initial access tokens, the
     #: rate limit, dynamic clients.
     registration: RegistrationStore
@@ -38,6 +42,8 @@ class RefreshGrantState:
     authorize: AuthorizeView | None = None
     #: Prometheus metrics, or ``None``: ``OAUTH2_METRICS_PATH`` is not set.
     metrics: Metrics | None = None
+    #: The app's userinfo claims (OpenID Connect), or ``None``: ``sub`` only.
+    get_user_claims: GetUserClaims | None = None
 
 
 def state(app: Flask | None = None) -> RefreshGrantState:

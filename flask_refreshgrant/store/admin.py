@@ -37,6 +37,8 @@ class PurgeCounts:
     password_lockouts: int = 0
     #: Used DPoP proofs forgotten (too old to be accepted anyway).
     dpop_proofs: int = 0
+    #: Replaced signing keys retired (nothing they signed is valid any more).
+    signing_keys: int = 0
     #: Dynamically registered clients that never obtained a token.
     dynamic_clients: int = 0
 

@@ -10,6 +10,9 @@ from typing import Any
 from ..models import Models, RefreshTokenMixin
 from ..security import token_digest
 
+#: ``token_format`` of a JWT access token's row.
+JWT_FORMAT = "jwt"
+
 #: A row to insert: its model and its column values.
 Row = tuple[type[Any], dict[str, Any]]
 
@@ -26,6 +29,11 @@ class IssuedTokens:
     access_token_jkt: str | None = None
     #: The one a new family's refresh token is bound to (public clients).
     refresh_token_jkt: str | None = None
+    #: A JWT access token's ``jti`` (RFC 9068): its digest is stored, not
+    #: the JWT's; ``None``: an opaque access token.
+    access_token_jti: str | None = None
+    #: When the user logged in to start a new family (OIDC ``auth_time``).
+    auth_time: int | None = None
     #: The access token's audience (RFC 8707), space-separated; ``None``:
     #: the default one (nothing stored).
     audience: str | None = None
@@ -39,6 +47,8 @@ class IssuedTokens:
         *,
         access_token_jkt: str | None = None,
         refresh_token_jkt: str | None = None,
+        access_token_jti: str | None = None,
+        auth_time: int | None = None,
         audience: str | None = None,
         resources: str | None = None,
     ) -> IssuedTokens:
@@ -50,6 +60,8 @@ class IssuedTokens:
             access_token_expires_in=token["expires_in"],
             access_token_jkt=access_token_jkt,
             refresh_token_jkt=refresh_token_jkt,
+            access_token_jti=access_token_jti,
+            auth_time=auth_time,
             audience=audience,
             resources=resources,
         )
@@ -74,11 +86,13 @@ def access_token_row(
     family_id: str | None,
     now: int,
 ) -> Row:
-    """An access token row; ``dpop_jkt`` only when it is bound and
-    ``audience`` only when the grant has resources, so a plain bearer
-    token's INSERT stays the statement it always was."""
+    """An access token row; ``dpop_jkt`` only when it is bound,
+    ``token_format`` only for a JWT and ``audience`` only when the grant has
+    resources, so a plain opaque bearer token's INSERT stays the statement it
+    always was."""
+    jti = issued.access_token_jti
     values = {
-        "digest": token_digest(issued.access_token),
+        "digest": token_digest(issued.access_token if jti is None else jti),
         "client_id": client_id,
         "user_id": user_id,
         "scope": issued.scope,
@@ -89,6 +103,8 @@ def access_token_row(
     }
     if issued.access_token_jkt is not None:
         values["dpop_jkt"] = issued.access_token_jkt
+    if jti is not None:
+        values["token_format"] = JWT_FORMAT
     if issued.audience is not None:
         values["audience"] = issued.audience
     return models.access_token, values
@@ -138,6 +154,8 @@ def new_grant_rows(
         }
         if issued.refresh_token_jkt is not None:
             refresh["dpop_jkt"] = issued.refresh_token_jkt
+        if issued.auth_time is not None:
+            refresh["auth_time"] = issued.auth_time
         if issued.resources is not None:
             refresh["resources"] = issued.resources
         rows.append((models.refresh_token, refresh))

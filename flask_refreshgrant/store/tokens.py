@@ -10,6 +10,7 @@ database's own row locking decides, never a lock held in one Python process.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import update
@@ -49,6 +50,9 @@ class TokenStore(StoreBase):
     def __init__(self, db: SQLAlchemy, models: Models) -> None:
         super().__init__(db, models)
         self.statements = Statements(models)
+        #: A JWT access token to its ``jti`` if it checks out, else ``None``
+        #: (``keys.access_tokens.AccessTokenReader``, set by ``init_app``).
+        self.read_jwt: Callable[[str], str | None] | None = None
 
     def _insert(self, session: Session, new_rows: list[rows.Row]) -> None:
         """Plain INSERTs: a short write transaction holds SQLite's write lock
@@ -112,7 +116,19 @@ class TokenStore(StoreBase):
         return cast(RefreshTokenMixin, refresh)
 
     def find_access_token(self, token: str) -> AccessTokenMixin | None:
-        return self._by_digest(self.models.access_token, token)
+        """An opaque access token by its digest, or a JWT (RFC 9068) by its
+        ``jti``'s once :attr:`read_jwt` checked it; never a JWT's bare ``jti``."""
+        model = self.models.access_token
+        if self.read_jwt is not None and token.count(".") == 2:
+            jti = self.read_jwt(token)
+            found = None if jti is None else self._by_digest(model, jti)
+            if found is None or found.token_format != rows.JWT_FORMAT:
+                return None
+            return found
+        found = self._by_digest(model, token)
+        if found is not None and found.token_format is not None:
+            return None
+        return found
 
     # -- issuing -------------------------------------------------------------
 
@@ -161,6 +177,8 @@ class TokenStore(StoreBase):
         now: int,
         expires_at: int,
         dpop_jkt: str | None = None,
+        nonce: str | None = None,
+        auth_time: int | None = None,
         resources: str | None = None,
     ) -> None:
         row = self.models.authorization_code(
@@ -174,6 +192,8 @@ class TokenStore(StoreBase):
             issued_at=now,
             expires_at=expires_at,
             dpop_jkt=dpop_jkt,
+            nonce=nonce,
+            auth_time=auth_time,
             resources=resources,
         )
         with self.transaction() as session:
@@ -256,6 +276,8 @@ class TokenStore(StoreBase):
         if old.dpop_jkt is not None:
             # A bound family keeps its key (RFC 9449 §5).
             successor["dpop_jkt"] = old.dpop_jkt
+        if old.auth_time is not None:
+            successor["auth_time"] = old.auth_time
         if old.resources is not None:
             # So does a family given for resources (RFC 8707).
             successor["resources"] = old.resources
