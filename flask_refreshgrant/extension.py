@@ -22,7 +22,7 @@ from .grants.protocols import AuthenticateUser, GetUserId, LoadUser, default_get
 from .management import operations
 from .metrics import Metrics
 from .models import Models, complete_models
-from .records import ClientRecord, GrantHistory, GrantRecord
+from .records import AuditReport, ClientRecord, GrantHistory, GrantRecord
 from .server.authorization_server import AuthorizationServer
 from .server.blueprint import blueprint, metadata_blueprint, metrics_blueprint
 from .server.state import EXTENSION_KEY, RefreshGrantState, state
@@ -296,3 +296,12 @@ class RefreshGrant:
         return operations.revoke_grant(
             state(), grant_id, reason=reasons.USER, user_id=user_id
         )
+
+    def audit(self) -> AuditReport:
+        """Check the stored tokens against the storage invariants and count
+        them by status (what ``flask oauth2 audit`` prints): no grant has two
+        live refresh tokens, no token outlives its grant's revocation, no
+        token row lacks its grant. ``report.clean`` is ``True`` when every
+        invariant holds; ``report.violations`` lists the rows that break one.
+        """
+        return operations.audit(state())
