@@ -28,8 +28,8 @@ Sections (``--only``/``--skip`` pick them):
                server, counted by callgrind: work, immune to the machine's
                other load.
 
-Load comes from wrk (``wrkgen.py`` + ``wrk_chain.lua``), or from the
-Python ``loadgen.py`` when wrk is missing; every run reports the generator's
+Load comes from wrk (``load/wrkgen.py`` + ``load/wrk_chain.lua``), or from the
+Python ``load/loadgen.py`` when wrk is missing; every run reports the generator's
 share of the machine's CPU and flags it above 15 %.
 
 Everything listens on 127.0.0.1 only; every server and the PostgreSQL this
@@ -54,37 +54,39 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
-import section_instructions  # noqa: E402
-import section_matrix  # noqa: E402
-import section_memory  # noqa: E402
-import section_metrics  # noqa: E402
-import section_profile  # noqa: E402
-import section_resource  # noqa: E402
-import section_scaleout  # noqa: E402
-import section_scaling  # noqa: E402
-import wrkgen  # noqa: E402
-from common import engine_options  # noqa: E402
-from harness import Bench  # noqa: E402
-from report import log  # noqa: E402
-from servers import RUNNING, Postgres  # noqa: E402
-from settings import (  # noqa: E402
+from core.common import engine_options  # noqa: E402
+from core.harness import Bench  # noqa: E402
+from core.report import log  # noqa: E402
+from core.servers import RUNNING, Postgres  # noqa: E402
+from core.settings import (  # noqa: E402
     GENERATOR_CPU_FLAG_PCT,
     KINDS,
     OPT_IN_SECTIONS,
     SECTIONS,
     Settings,
 )
+from load import wrkgen  # noqa: E402
+from sections import (  # noqa: E402
+    instructions,
+    matrix,
+    memory,
+    metrics,
+    profile,
+    resource,
+    scaleout,
+    scaling,
+)
 
 #: What runs each section (in the order of ``SECTIONS``).
 SECTION_FUNCTIONS: dict[str, Callable[[Bench], None]] = {
-    "matrix": section_matrix.matrix,
-    "resource": section_resource.resource,
-    "scaling": section_scaling.scaling,
-    "memory": section_memory.memory,
-    "scaleout": section_scaleout.scaleout,
-    "profile": section_profile.profile,
-    "metrics": section_metrics.metrics,
-    "instructions": section_instructions.instructions,
+    "matrix": matrix.matrix,
+    "resource": resource.resource,
+    "scaling": scaling.scaling,
+    "memory": memory.memory,
+    "scaleout": scaleout.scaleout,
+    "profile": profile.profile,
+    "metrics": metrics.metrics,
+    "instructions": instructions.instructions,
 }
 
 
@@ -173,7 +175,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     for name in databases:
         if name not in ("sqlite", "postgresql"):
             parser.error(f"unknown database {name!r}")
-    memory = ints(pick(args.memory_counts, "1000,100000", "200,3000"))
+    memory_counts = ints(pick(args.memory_counts, "1000,100000", "200,3000"))
     wrk = wrkgen.find_wrk() if args.loadgen != "python" else None
     if args.loadgen == "wrk" and wrk is None:
         parser.error("--loadgen wrk: wrk is not installed (apt-get install wrk)")
@@ -191,7 +193,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         scale_sizes=ints(pick(args.scale_sizes, "10000,1000000", "1000,20000")),
         scale_kinds=scale_kinds,
         scale_duration=float(pick(args.scale_duration, 5.0, duration)),
-        memory_counts=(memory[0], memory[-1]),
+        memory_counts=(memory_counts[0], memory_counts[-1]),
         race_trials=int(pick(args.race_trials, 10, 3)),
         race_size=args.race_size,
         profile_requests=int(pick(args.profile_requests, 2000, 200)),
@@ -222,7 +224,7 @@ def run(bench: Bench) -> None:
     )
     if s.wrk:
         generator = (
-            f"wrk ({s.wrk}, one thread per connection, bench/wrk_chain.lua); "
+            f"wrk ({s.wrk}, one thread per connection, bench/load/wrk_chain.lua); "
             "races: the Python loadgen.py"
         )
     else:

@@ -4,7 +4,7 @@ Under gunicorn: two project servers per database, metrics off
 (``OAUTH2_METRICS_PATH`` unset) and on in multiprocess mode
 (``PROMETHEUS_MULTIPROC_DIR``, as a deployment with several workers runs
 them), driven one after the other in alternating order; the median of the
-per-round throughput ratios on/off. In-process (``metrics_overhead.py``):
+per-round throughput ratios on/off. In-process (``tools/metrics_overhead.py``):
 the same comparison without HTTP, and the added work timed alone.
 """
 
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import Bench
-from report import log, median, ratio, summary, table, verdict
-from servers import BENCH_DIR, run_python
-from settings import TARGET_METRICS_COST
+from core.harness import Bench
+from core.report import log, median, ratio, summary, table, verdict
+from core.servers import BENCH_DIR, run_python
+from core.settings import TARGET_METRICS_COST
 
 
 def metrics(bench: Bench) -> None:
@@ -84,7 +84,7 @@ def metrics(bench: Bench) -> None:
                 directory = server.home / "prometheus"
                 directory.mkdir(parents=True, exist_ok=True)
                 env["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
-            args = [str(BENCH_DIR / "metrics_overhead.py")]
+            args = [str(BENCH_DIR / "tools" / "metrics_overhead.py")]
             if s.quick:
                 args += ["--rounds", "4", "--block", "50", "--hook-calls", "2000"]
             found = run_python(

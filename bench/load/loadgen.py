@@ -1,6 +1,6 @@
 """The load generator: one process per connection, each with its own token chain.
 
-``python bench/loadgen.py SPEC.json`` prints one JSON result. The spec::
+``python bench/load/loadgen.py SPEC.json`` prints one JSON result. The spec::
 
     {"mode": "duration" | "count" | "race",
      "kind": "refresh" | "resource",          # default "refresh"
@@ -273,7 +273,7 @@ def run_race(spec: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        raise SystemExit("usage: python bench/loadgen.py SPEC.json")
+        raise SystemExit("usage: python bench/load/loadgen.py SPEC.json")
     with open(args[0]) as file:
         spec = json.load(file)
     result = run_race(spec) if spec["mode"] == "race" else run_load(spec)

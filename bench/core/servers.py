@@ -16,17 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import TOKEN_PATH, basic_auth, engine_options
-from measure import proc_children
-from settings import LABELS
+from core.common import TOKEN_PATH, basic_auth, engine_options
+from core.measure import proc_children
+from core.settings import LABELS
 
-BENCH_DIR = Path(__file__).resolve().parent
+BENCH_DIR = Path(__file__).resolve().parent.parent
 REPO = BENCH_DIR.parent
 PYTHON = sys.executable
 APPS = {
     "project": "example_app:create_app()",
-    "floor": "floor_app:create_app()",
-    "recipe": "authlib_recipe_app:create_app()",
+    "floor": "apps.floor_app:create_app()",
+    "recipe": "apps.authlib_recipe_app:create_app()",
 }
 #: The same for every server.
 GUNICORN_WORKERS = ("--workers", "2", "--worker-class", "sync")
@@ -216,7 +216,7 @@ class Server:
     ) -> dict[str, Any]:
         result = run_python(
             [
-                str(BENCH_DIR / "seed.py"),
+                str(BENCH_DIR / "apps" / "seed.py"),
                 self.kind,
                 "--chains",
                 str(chains),

@@ -11,7 +11,7 @@ against the example app under gunicorn (2 sync workers, 127.0.0.1):
   that no lock gets in the way: ``--tries`` unknown usernames vs ``--tries``
   existing users).
 
-    .venv/bin/python bench/password_timing.py [--database-url URL] [--tries 30]
+    .venv/bin/python bench/tools/password_timing.py [--database-url URL] [--tries 30]
 
 SQLite in a temporary folder unless ``--database-url`` names a PostgreSQL
 database (it is wiped). Prints a table; ``--json FILE`` also writes it.
@@ -36,7 +36,7 @@ from typing import Any
 
 import requests
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 30.0
 
 

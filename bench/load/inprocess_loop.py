@@ -1,6 +1,6 @@
-"""Call one server's route N times in-process: what ``section_instructions`` counts.
+"""Call one server's route N times in-process: what the instructions section counts.
 
-``python bench/inprocess_loop.py KIND ROUTE N`` with the server's environment
+``python bench/load/inprocess_loop.py KIND ROUTE N`` with the server's environment
 (``DATABASE_URL``, …; see ``servers.Server.env``) seeds one grant, builds the
 app, makes ``--warm`` calls, then ``N`` more through Flask's test client —
 no HTTP, one process — and prints one JSON line. ROUTE is ``token`` (the
@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-BENCH_DIR = Path(__file__).resolve().parent
+BENCH_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BENCH_DIR))
 sys.path.append(str(BENCH_DIR.parent))
 
-from common import RESOURCE_PATH, TOKEN_PATH, basic_auth  # noqa: E402
-from seed import SEEDERS  # noqa: E402
+from apps.seed import SEEDERS  # noqa: E402
+from core.common import RESOURCE_PATH, TOKEN_PATH, basic_auth  # noqa: E402
 
 ROUTES = ("token", "resource", "me")
 
@@ -38,14 +38,14 @@ def create_app(kind: str, route: str) -> Any:
             from example_app import create_app as create_example_app
 
             return create_example_app()
-        import project_resource_app
+        from apps import project_resource_app
 
         return project_resource_app.create_app()
     if kind == "floor":
-        import floor_app
+        from apps import floor_app
 
         return floor_app.create_app()
-    import authlib_recipe_app
+    from apps import authlib_recipe_app
 
     return authlib_recipe_app.create_app()
 

@@ -1,8 +1,8 @@
 """A refresh-token server written the way Authlib's documentation tells a user to.
 
-``gunicorn --pythonpath bench 'authlib_recipe_app:create_app()'``, configured
+``gunicorn --pythonpath bench 'apps.authlib_recipe_app:create_app()'``, configured
 by the environment: ``DATABASE_URL``; ``BENCH_ROTATE`` (default ``true``);
-``BENCH_ENGINE_OPTIONS`` (JSON, see ``common.py``).
+``BENCH_ENGINE_OPTIONS`` (JSON, see ``core/common.py``).
 
 Following Authlib's Flask OAuth 2.0 server documentation and its
 ``example-oauth2-server``:
@@ -50,7 +50,7 @@ from authlib.integrations.sqla_oauth2 import (
     create_save_token_func,
 )
 from authlib.oauth2.rfc6749 import grants
-from common import (
+from core.common import (
     REFRESH_TOKEN_LIFETIME,
     RESOURCE_PATH,
     database_url_from_env,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from harness import Bench
-from report import log, ratio, summary, table, verdict
-from servers import Server
-from settings import LABELS, TARGET_SCALING
+from core.harness import Bench
+from core.report import log, ratio, summary, table, verdict
+from core.servers import Server
+from core.settings import LABELS, TARGET_SCALING
 
 
 def scaling(bench: Bench) -> None:

@@ -1,7 +1,7 @@
 -- wrk script of the bench: refresh-token chains, or bearer-token GETs.
 --
--- Run by bench/wrkgen.py as
---   BENCH_WRK_SPEC=SPEC wrk -t N -c N -d SECONDS -s bench/wrk_chain.lua URL
+-- Run by bench/load/wrkgen.py as
+--   BENCH_WRK_SPEC=SPEC wrk -t N -c N -d SECONDS -s bench/load/wrk_chain.lua URL
 -- with as many threads as connections, so each wrk thread (its own Lua
 -- state) owns exactly one connection and request()/response() alternate for
 -- that connection: the thread's globals are the connection's chain.
@@ -22,7 +22,7 @@
 -- refresh: each connection POSTs grant_type=refresh_token with its current
 -- token and takes the refresh_token a 200 returns (rotation), or keeps its
 -- own when none comes back. A 400/401 breaks the chain: it is counted as an
--- error and the connection moves on to a spare grant (bench/loadgen.py does
+-- error and the connection moves on to a spare grant (bench/load/loadgen.py does
 -- the same). Without one the connection is done; as wrk cannot close it, it
 -- goes on sending the dead token, uncounted, until the others are done.
 -- resource: each connection GETs the path with "Authorization: Bearer TOKEN".

@@ -29,8 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-BENCH_DIR = Path(__file__).resolve().parent
-SCRIPT = BENCH_DIR / "wrk_chain.lua"
+SCRIPT = Path(__file__).resolve().parent / "wrk_chain.lua"
 #: A request slower than this is a wrk "timeout" (counted; never cut).
 REQUEST_TIMEOUT = "60s"
 

@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import wrkgen
-from common import TOKEN_PATH
-from measure import cpu_seconds, machine_jiffies
-from servers import BENCH_DIR, Postgres, Server, run_python
-from settings import GENERATOR_CPU_FLAG_PCT, Settings
+from load import wrkgen
+
+from core.common import TOKEN_PATH
+from core.measure import cpu_seconds, machine_jiffies
+from core.servers import BENCH_DIR, Postgres, Server, run_python
+from core.settings import GENERATOR_CPU_FLAG_PCT, Settings
 
 
 class Bench:
@@ -138,7 +139,7 @@ class Bench:
             path_ = first.home / f"spec-{self.counter}.json"
             path_.write_text(json.dumps(spec))
             result = run_python(
-                [str(BENCH_DIR / "loadgen.py"), str(path_)],
+                [str(BENCH_DIR / "load" / "loadgen.py"), str(path_)],
                 dict(os.environ),
                 timeout=budget,
                 what=f"load on {first.label}",
@@ -201,7 +202,7 @@ class Bench:
         path = targets[0].home / f"race-{self.counter}.json"
         path.write_text(json.dumps(spec))
         return run_python(
-            [str(BENCH_DIR / "loadgen.py"), str(path)],
+            [str(BENCH_DIR / "load" / "loadgen.py"), str(path)],
             dict(os.environ),
             timeout=120,
             what="race",

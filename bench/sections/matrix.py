@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import Bench
-from report import log, median, per_run, ratio, summary, table, verdict
-from settings import (
+from core.harness import Bench
+from core.report import log, median, per_run, ratio, summary, table, verdict
+from core.settings import (
     GENERATOR_CPU_FLAG_PCT,
     KINDS,
     LABELS,

@@ -1,6 +1,6 @@
 """Profile one server's token endpoint in-process, and count its SQL per refresh.
 
-``python bench/profile_endpoint.py KIND [--requests N] [--profile]`` with the
+``python bench/tools/profile_endpoint.py KIND [--requests N] [--profile]`` with the
 server's environment (``DATABASE_URL``, rotation setting, …; see ``run.py``)
 seeds one grant, then refreshes it in a loop through Flask's test client —
 no HTTP server, no network, one process — and prints one JSON object:
@@ -30,12 +30,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-BENCH_DIR = Path(__file__).resolve().parent
+BENCH_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BENCH_DIR))
 sys.path.append(str(BENCH_DIR.parent))
 
-from common import TOKEN_PATH, basic_auth  # noqa: E402
-from seed import SEEDERS  # noqa: E402
+from apps.seed import SEEDERS  # noqa: E402
+from core.common import TOKEN_PATH, basic_auth  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
 #: Named parts of a request: (label, path fragment of the file, function name).
@@ -45,18 +45,18 @@ PARTS: list[tuple[str, str, str]] = [
     (". Flask dispatch of the view", "flask/app.py", "full_dispatch_request"),
     (
         ". . project: create_token_response",
-        "flask_refreshgrant/server.py",
+        "flask_refreshgrant/server/authorization_server.py",
         "create_token_response",
     ),
     (
         ". . . check_form_request (body-only checks)",
-        "flask_refreshgrant/token_request.py",
+        "flask_refreshgrant/endpoints/token_request.py",
         "check_form_request",
     ),
     (". . . Authlib: create_oauth2_request", "", "create_oauth2_request"),
     (
         ". . . validate_token_request (project's, then Authlib's)",
-        "flask_refreshgrant/refresh_grant.py",
+        "flask_refreshgrant/grants/refresh.py",
         "validate_token_request",
     ),
     (
@@ -79,7 +79,7 @@ PARTS: list[tuple[str, str, str]] = [
     (". . . . . SELECT refresh token (find_refresh_token)", "", "find_refresh_token"),
     (
         ". . . grant: create_token_response",
-        "flask_refreshgrant/refresh_grant.py",
+        "flask_refreshgrant/grants/refresh.py",
         "create_token_response",
     ),
     (". . . . load_user (SELECT user)", "", "authenticate_user"),
@@ -138,10 +138,10 @@ def _create_app(kind: str) -> Any:
 
         return create_app()
     if kind == "floor":
-        import floor_app
+        from apps import floor_app
 
         return floor_app.create_app()
-    import authlib_recipe_app
+    from apps import authlib_recipe_app
 
     return authlib_recipe_app.create_app()
 

@@ -1,6 +1,6 @@
 """The example app with one more route: ``@require_oauth`` and nothing else.
 
-``gunicorn --pythonpath bench 'project_resource_app:create_app()'`` (with
+``gunicorn --pythonpath bench 'apps.project_resource_app:create_app()'`` (with
 the example app's environment) serves ``example_app:create_app()`` as
 shipped plus ``GET /api/resource``, guarded by the project's
 ``require_oauth`` and answering the token's client, user and scope — what
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from common import RESOURCE_PATH
+from core.common import RESOURCE_PATH
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 

@@ -2,7 +2,7 @@
 
 On a shared machine every timing moves with the other tenants; the number
 of instructions a call executes does not. For each server and route,
-``inprocess_loop.py`` runs under ``valgrind --tool=callgrind`` twice, with
+``load/inprocess_loop.py`` runs under ``valgrind --tool=callgrind`` twice, with
 ``N1`` and ``N2`` calls; (total2 - total1) / (N2 - N1) is the instructions
 per call, in user space (the kernel's share — sockets, ``fsync`` — is not
 counted, nor PostgreSQL's), so it is the Python-side work of one request
@@ -20,10 +20,10 @@ import subprocess
 import sys
 from typing import Any
 
-from harness import Bench
-from report import log, ratio, table
-from servers import BENCH_DIR, REPO, Server
-from settings import LABELS
+from core.harness import Bench
+from core.report import log, ratio, table
+from core.servers import BENCH_DIR, REPO, Server
+from core.settings import LABELS
 
 #: (server kind, route, rotation) in the order of the table.
 CASES: list[tuple[str, str, bool]] = [
@@ -50,7 +50,7 @@ def _callgrind(server: Server, route: str, n: int) -> int:
             "--tool=callgrind",
             f"--callgrind-out-file={server.home / f'callgrind-{n}.out'}",
             sys.executable,
-            str(BENCH_DIR / "inprocess_loop.py"),
+            str(BENCH_DIR / "load" / "inprocess_loop.py"),
             server.kind,
             route,
             str(n),

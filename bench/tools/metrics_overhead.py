@@ -1,6 +1,6 @@
 """What Prometheus metrics cost a rotating refresh, in-process.
 
-``python bench/metrics_overhead.py [--rounds N] [--block M]`` with the
+``python bench/tools/metrics_overhead.py [--rounds N] [--block M]`` with the
 project's environment (``DATABASE_URL``, ``EXAMPLE_INSTANCE_PATH``; and
 ``PROMETHEUS_MULTIPROC_DIR`` to measure multiprocess mode, where every count
 is written to a memory-mapped file) builds the example app twice in one
@@ -29,12 +29,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-BENCH_DIR = Path(__file__).resolve().parent
+BENCH_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BENCH_DIR))
 sys.path.append(str(BENCH_DIR.parent))
 
-from common import TOKEN_PATH, basic_auth  # noqa: E402
-from seed import seed_project  # noqa: E402
+from apps.seed import seed_project  # noqa: E402
+from core.common import TOKEN_PATH, basic_auth  # noqa: E402
 
 
 def refresher(app: Any, auth: str, token: str) -> Callable[[], None]:

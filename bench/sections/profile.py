@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import Bench
-from report import log, table
-from servers import BENCH_DIR, run_python
-from settings import KINDS
+from core.harness import Bench
+from core.report import log, table
+from core.servers import BENCH_DIR, run_python
+from core.settings import KINDS
 
 
 def profile(bench: Bench) -> None:
@@ -25,7 +25,7 @@ def profile(bench: Bench) -> None:
                 )
                 deep = kind == "project"
                 args = [
-                    str(BENCH_DIR / "profile_endpoint.py"),
+                    str(BENCH_DIR / "tools" / "profile_endpoint.py"),
                     kind,
                     "--requests",
                     str(s.profile_requests),

@@ -1,10 +1,10 @@
 """The floor: the least a Flask + Flask-SQLAlchemy server must do per refresh.
 
-``gunicorn --pythonpath bench 'floor_app:create_app()'``, configured by the
+``gunicorn --pythonpath bench 'apps.floor_app:create_app()'``, configured by the
 environment: ``DATABASE_URL``; ``BENCH_ROTATE`` (default ``true``);
 ``BENCH_CLIENT_ID`` / ``BENCH_CLIENT_SECRET`` (the one client, checked in
 memory: HTTP Basic, SHA-256 digest, constant-time compare — no SQL);
-``BENCH_ENGINE_OPTIONS`` (JSON, see ``common.py``).
+``BENCH_ENGINE_OPTIONS`` (JSON, see ``core/common.py``).
 
 Per refresh with rotation: parse the form, one indexed ``SELECT`` by the
 token's SHA-256 digest, one conditional ``UPDATE … WHERE rotated_at IS NULL``
@@ -28,7 +28,7 @@ import secrets
 import time
 from typing import Any
 
-from common import (
+from core.common import (
     ACCESS_TOKEN_LIFETIME,
     REFRESH_TOKEN_LIFETIME,
     RESOURCE_PATH,

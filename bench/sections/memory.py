@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 import time
 
-from harness import Bench
-from measure import rss_kib
-from report import log, ratio, table, verdict
-from settings import TARGET_MEMORY
+from core.harness import Bench
+from core.measure import rss_kib
+from core.report import log, ratio, table, verdict
+from core.settings import TARGET_MEMORY
 
 
 def memory(bench: Bench) -> None:

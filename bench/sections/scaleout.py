@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import Bench
-from report import log, ratio, summary, table, verdict
+from core.harness import Bench
+from core.report import log, ratio, summary, table, verdict
 
 
 def scaleout(bench: Bench) -> None:

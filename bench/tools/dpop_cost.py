@@ -1,6 +1,6 @@
 """What a DPoP refresh costs next to a bearer refresh, in one run, in-process.
 
-    .venv/bin/python bench/dpop_cost.py [--refreshes 200] [--rounds 7]
+    .venv/bin/python bench/tools/dpop_cost.py [--refreshes 200] [--rounds 7]
         [--database-url URL] [--baseline TREE] [--json FILE]
 
 The example app (``example_app:create_app()``, SQLite in a fresh instance
@@ -13,7 +13,7 @@ the machine's load hits all of them): ``bearer``, then ``DPoP`` with an
 the timed loop; the timing covers the server only. Reported: the median over
 rounds of the wall time and the process CPU per refresh, refreshes/s, and
 the DPoP overhead over bearer. Separately, the CPU of verifying one proof
-(``dpop_jws.verify``: JWS parsing, key import, signature, RFC 7638
+(``dpop.jws.verify``: JWS parsing, key import, signature, RFC 7638
 thumbprint) per algorithm, without the database.
 
 ``--baseline TREE`` (a checkout of another commit, e.g. ``git archive main |
@@ -37,7 +37,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 # example_app is not installed; PYTHONPATH (a --baseline tree) goes first.
 sys.path.append(str(REPO))
 TOKEN_URL = "http://localhost/oauth2/token"
@@ -169,16 +169,16 @@ def signature_cpu(alg: str, key: Any, made: list[str]) -> float:
 
 
 def verification_cpu(samples: int) -> dict[str, dict[str, float]]:
-    """Microseconds of CPU to check one proof's JWS (``dpop_jws.verify``), per
+    """Microseconds of CPU to check one proof's JWS (``dpop.jws.verify``), per
     algorithm, without the database; and of its signature alone."""
-    from flask_refreshgrant import dpop_jws
+    from flask_refreshgrant.dpop import jws
 
     result: dict[str, dict[str, float]] = {}
     for alg in ALGORITHMS:
         key = new_key(alg)
         made = proofs(key, alg, samples)
         timer = timeit.Timer(
-            verifying(iter(made * 3), dpop_jws.verify), timer=time.process_time
+            verifying(iter(made * 3), jws.verify), timer=time.process_time
         )
         runs = timer.repeat(repeat=3, number=samples)
         result[alg] = {

@@ -1,6 +1,6 @@
 """Seed a benchmarked server's database: refresh-token chains and bulk token rows.
 
-``python bench/seed.py KIND --chains N --background M`` with the server's
+``python bench/apps/seed.py KIND --chains N --background M`` with the server's
 environment (``DATABASE_URL``, and for the project ``EXAMPLE_INSTANCE_PATH``
 …) creates the tables, the client and user, ``N`` fresh grants whose refresh
 tokens start the load generator's chains, ``--access A`` more grants whose
@@ -28,12 +28,12 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-BENCH_DIR = Path(__file__).resolve().parent
+BENCH_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BENCH_DIR))
 # The example app is a package at the repository root.
 sys.path.append(str(BENCH_DIR.parent))
 
-from common import (  # noqa: E402
+from core.common import (  # noqa: E402
     ACCESS_TOKEN_LIFETIME,
     REFRESH_TOKEN_LIFETIME,
     SCOPE,
@@ -197,7 +197,7 @@ def seed_project(chains: int, background: int, access: int = 0) -> dict[str, Any
 
 
 def seed_floor(chains: int, background: int, access: int = 0) -> dict[str, Any]:
-    import floor_app
+    from apps import floor_app
 
     app = floor_app.create_app()
     client_id = os.environ.get("BENCH_CLIENT_ID", "floor-client")
@@ -249,7 +249,7 @@ def seed_floor(chains: int, background: int, access: int = 0) -> dict[str, Any]:
 
 
 def seed_recipe(chains: int, background: int, access: int = 0) -> dict[str, Any]:
-    import authlib_recipe_app as recipe
+    from apps import authlib_recipe_app as recipe
 
     app = recipe.create_app()
     client_id = os.environ.get("BENCH_CLIENT_ID", "recipe-client")

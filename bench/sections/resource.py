@@ -4,11 +4,11 @@ A protected route (``GET`` with ``Authorization: Bearer``), which real
 traffic hits far more often than the token endpoint, on three servers under
 the same gunicorn command line and engine settings as the matrix:
 
-* ``floor``: ``floor_app.py``'s ``/api/resource``, one indexed ``SELECT`` by
+* ``floor``: ``apps/floor_app.py``'s ``/api/resource``, one indexed ``SELECT`` by
   the access token's digest, an expiry check, JSON;
 * ``authlib-recipe``: Authlib's documented ``ResourceProtector`` with
   ``create_bearer_token_validator`` (a ``SELECT`` by the token's value);
-* ``project``: ``project_resource_app.py``, the example app plus
+* ``project``: ``apps/project_resource_app.py``, the example app plus
   ``/api/resource`` guarded by the project's ``require_oauth`` and answering
   what the floor answers; and the example app's own ``/api/me``, which also
   loads the user (``project /api/me``).
@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from common import RESOURCE_PATH
-from harness import Bench
-from report import log, median, per_run, ratio, summary, table, verdict
-from servers import Server
-from settings import GENERATOR_CPU_FLAG_PCT, LABELS, TARGET_RESOURCE_VS_FLOOR
+from core.common import RESOURCE_PATH
+from core.harness import Bench
+from core.report import log, median, per_run, ratio, summary, table, verdict
+from core.servers import Server
+from core.settings import GENERATOR_CPU_FLAG_PCT, LABELS, TARGET_RESOURCE_VS_FLOOR
 
 #: (label, server kind, route): what is measured, in round order.
 ROUTES: list[tuple[str, str, str]] = [
@@ -44,7 +44,7 @@ def resource(bench: Bench) -> None:
         for kind in ("floor", "recipe", "project"):
             server = bench.server(kind, True, db_kind, f"resource_{db_kind}_{kind}")
             if kind == "project":
-                server.app = "project_resource_app:create_app()"
+                server.app = "apps.project_resource_app:create_app()"
             servers[kind] = server
         runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _, _ in ROUTES}
         try:

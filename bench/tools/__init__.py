@@ -1,0 +1,3 @@
+"""Standalone measurements, each a script run by hand (``--help``):
+``dpop_cost``, ``metrics_overhead``, ``password_timing``; and
+``profile_endpoint``, which the profile section also runs."""
