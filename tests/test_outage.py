@@ -9,6 +9,7 @@ another connection holding an exclusive lock.
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import sqlite3
 import threading
@@ -18,7 +19,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from authlib.integrations.flask_oauth2.signals import token_authenticated
 from werkzeug.test import TestResponse
+
+from example_app import create_app
+from example_app.models import db as example_db
 
 from .conftest import (
     FakeClock,
@@ -196,3 +201,46 @@ def test_sqlite_locked_by_another_writer(tmp_path: Path) -> None:
     assert renewed.status_code == 200
     with h.app.app_context():
         h.db.engine.dispose()
+
+
+def test_example_api_me_when_postgres_goes_away_after_the_token_check(
+    relayed_postgres: tuple[Relay, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found by bench/soak: ``/api/me`` reads the user after
+    ``require_oauth`` has checked the token; a database lost in between was
+    an HTML 500. The example app answers 503 JSON with Retry-After."""
+    relay, url = relayed_postgres
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("EXAMPLE_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app({"EXAMPLE_QUIET": True})
+    client = app.test_client()
+    client_id, secret = _demo_credentials(tmp_path / "instance")
+    tokens = client.post(
+        "/oauth2/token",
+        data={"grant_type": "password", "username": "demo", "password": "demo"},
+        headers={"Authorization": basic_auth(client_id, secret)},
+    ).json
+    assert tokens is not None
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+
+    def lose_database(sender: object, **kwargs: object) -> None:
+        relay.down()
+
+    token_authenticated.connect(lose_database)
+    try:
+        response = client.get("/api/me", headers=bearer)
+    finally:
+        token_authenticated.disconnect(lose_database)
+    assert_unavailable(response)
+
+    relay.up()
+    assert client.get("/api/me", headers=bearer).status_code == 200
+    with app.app_context():
+        example_db.engine.dispose()
+
+
+def _demo_credentials(instance: Path) -> tuple[str, str]:
+    data = json.loads((instance / "demo-client.json").read_text())
+    return data["client_id"], data["client_secret"]
