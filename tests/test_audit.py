@@ -178,7 +178,7 @@ def test_tokens_left_live_after_their_family_was_revoked_are_reported(
 def test_an_access_token_expired_before_the_revocation_is_not_a_violation(
     harness: Harness,
 ) -> None:
-    client, first = tokens(harness)
+    _, first = tokens(harness)
     harness.clock.advance(3601)
     with harness.app.app_context():
         grant_id = harness.oauth.list_grants()[0].grant_id
@@ -189,7 +189,7 @@ def test_an_access_token_expired_before_the_revocation_is_not_a_violation(
 
 
 def test_tokens_without_a_family_are_reported(harness: Harness) -> None:
-    client, first = tokens(harness)
+    _, first = tokens(harness)
     _, second = tokens(harness)
     write(harness, "access_token", first["access_token"], family_id="no-such-family")
     write(harness, "refresh_token", second["refresh_token"], family_id="")
