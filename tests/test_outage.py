@@ -63,6 +63,11 @@ class Relay:
                 self._listener.close()
                 self._listener = None
             for sock in self._open:
+                # shutdown() first: close() alone leaves a socket open while
+                # a _pipe thread is blocked in recv() on it, and the server
+                # would keep that connection (and its transaction's locks).
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
             self._open.clear()
 
@@ -244,3 +249,36 @@ def test_example_api_me_when_postgres_goes_away_after_the_token_check(
 def _demo_credentials(instance: Path) -> tuple[str, str]:
     data = json.loads((instance / "demo-client.json").read_text())
     return data["client_id"], data["client_secret"]
+
+
+def test_example_app_starts_while_postgres_is_down(
+    relayed_postgres: tuple[Relay, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found by bench/soak: a gunicorn worker restarted (after a SIGKILL)
+    while PostgreSQL restarted failed to boot, and gunicorn then stopped
+    every worker. The app starts, answers 503 until the database is back,
+    then creates its tables and demo data and serves."""
+    relay, url = relayed_postgres
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("EXAMPLE_INSTANCE_PATH", str(tmp_path / "instance"))
+    relay.down()
+    app = create_app({"EXAMPLE_QUIET": True})
+    client = app.test_client()
+    form = {"grant_type": "password", "username": "demo", "password": "demo"}
+    assert_unavailable(client.post("/oauth2/token", data=form))
+    unavailable = client.get("/api/me", headers={"Authorization": "Bearer x"})
+    assert_unavailable(unavailable)
+
+    relay.up()
+    client.get("/login")  # the first request that reaches the database
+    client_id, secret = _demo_credentials(tmp_path / "instance")
+    answer = client.post(
+        "/oauth2/token",
+        data=form,
+        headers={"Authorization": basic_auth(client_id, secret)},
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    with app.app_context():
+        example_db.engine.dispose()

@@ -252,6 +252,9 @@ def run_one(args: argparse.Namespace, database: str, home: Path) -> dict[str, An
             thread.join(timeout=60)
         faults.stop_event.set()
         faults.join(timeout=120)
+        # gunicorn stops every worker when one fails to boot: say so.
+        assert server.process is not None
+        server_exit = server.process.poll()
         audit = flask_cli(server, "oauth2", "audit", "--json")
         try:
             audit_report: dict[str, Any] = json.loads(audit.stdout)
@@ -272,6 +275,7 @@ def run_one(args: argparse.Namespace, database: str, home: Path) -> dict[str, An
             ),
             "anomalies": recorder.anomalies,
             "tracebacks": log_tracebacks(server),
+            "server_exited": server_exit,
             "audit": {"exit_code": audit.returncode, "report": audit_report},
         }
     finally:
@@ -337,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         r["summary"]["5xx_outside_faults"] == 0
         and r["audit"]["exit_code"] == 0
         and not r["anomalies"]
+        and r["server_exited"] is None
         for r in results
     )
     return 0 if clean else 1

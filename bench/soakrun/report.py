@@ -151,6 +151,8 @@ def print_summary(result: dict[str, Any]) -> None:
     for anomaly in result["anomalies"][:20]:
         print(f"  {anomaly}")
     print(f"server log tracebacks: {result['tracebacks']}")
+    if result["server_exited"] is not None:
+        print(f"GUNICORN EXITED DURING THE RUN (status {result['server_exited']})")
     print(
         f"audit: exit {audit['exit_code']}, "
         f"violations {len(audit['report'].get('violations', []))}, "
