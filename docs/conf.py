@@ -67,6 +67,8 @@ nitpick_ignore = [
     # The type variable of a user object, whatever the app's user class is.
     ("py:class", "flask_refreshgrant.extension._User"),
     ("py:class", "flask_refreshgrant.grants.lockout._User"),
+    # The type of a view the resource server's decorator guards.
+    ("py:class", "flask_refreshgrant.resource_server.protected._View"),
     # Sphinx splits the string annotation ``Callable[[], float]`` oddly.
     ("py:class", "Callable[[]"),
 ]

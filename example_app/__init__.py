@@ -37,6 +37,8 @@ from flask_refreshgrant import current_token, require_oauth
 
 from .cli import register_commands
 from .database import answer_outages, database_engine_options, database_url
+from .demo import support_demo_scopes
+from .loopback import PinLoopbackHost
 from .models import authenticate_user, db, load_user, oauth
 from .pages import init_web
 from .seeding import prepare_database
@@ -80,6 +82,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env()
     if test_config:
         app.config.update(test_config)
+    support_demo_scopes(app.config)
     base_url = app.config["EXAMPLE_BASE_URL"] = app.config["EXAMPLE_BASE_URL"] or None
     if base_url is not None:
         # Metadata and the iss of authorization responses name it, rather
@@ -93,6 +96,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         "SQLALCHEMY_ENGINE_OPTIONS",
         database_engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),
     )
+
+    if base_url is None and not app.config.get("OAUTH2_ISSUER"):
+        # The issuer (and every absolute URL) names the loopback address
+        # served, not whatever Host header a request carries (SPEC §8).
+        app.wsgi_app = PinLoopbackHost(app.wsgi_app)  # type: ignore[method-assign]
 
     db.init_app(app)
     oauth.init_app(

@@ -1,6 +1,7 @@
 """The demo account and client: who they are, which redirect URIs the client
-has, where its credentials are kept, and the banner that shows them with
-curl commands to paste.
+has, where its credentials are kept (per database, see
+:class:`.models.DemoCredentials`), and the banner that shows them with curl
+commands to paste.
 
 Where the app is served: ``EXAMPLE_BASE_URL`` when it is set (then the demo
 client's redirect URI is ``EXAMPLE_BASE_URL/callback``). Unset, the pages
@@ -13,7 +14,6 @@ header (anyone can send one).
 from __future__ import annotations
 
 import base64
-import json
 import os
 import shlex
 import sys
@@ -21,17 +21,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import click
 from flask import Flask
 
 from flask_refreshgrant import RefreshGrant
+
+from .models import DemoCredentials, db
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"  # noqa: S105 (the demo account)
 DEMO_CLIENT_NAME = "Demo client"
 DEMO_SCOPE = "PRODUCTION SANDBOX"
 DEMO_GRANT_TYPES = ("password", "refresh_token", "authorization_code")
-#: The demo client's secret is kept here for the banner: a convenience of the
-#: example app only (the extension itself stores nothing but a digest).
+#: The demo client's row of ``example_demo_credentials``.
+DEMO_CREDENTIALS_NAME = "demo"
+#: A copy of the credentials of the database the app last started with, in
+#: the instance folder, for scripts (the database holds the real ones).
 DEMO_CREDENTIALS_FILE = "demo-client.json"
 
 #: What each demo scope lets a client do, for the consent and home pages.
@@ -108,8 +113,57 @@ def banner_base_url(app: Flask) -> tuple[str, bool]:
 
 
 def demo_credentials(app: Flask) -> dict[str, str]:
-    path = Path(app.instance_path) / DEMO_CREDENTIALS_FILE
-    return dict(json.loads(path.read_text()))
+    """The demo client's ``client_id`` and ``client_secret`` in this app's
+    database."""
+    with app.app_context():
+        row = db.session.get(DemoCredentials, DEMO_CREDENTIALS_NAME)
+    if row is None or row.client_secret is None:  # pragma: no cover
+        raise RuntimeError("the demo client is not seeded: create the app first")
+    return {"client_id": row.client_id, "client_secret": row.client_secret}
+
+
+def serving() -> bool:
+    """Whether this process is starting a server (gunicorn, ``flask run``)
+    rather than running another ``flask …`` command."""
+    if os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn"):
+        return True
+    context = click.get_current_context(silent=True)
+    return context is not None and context.info_name == "run"
+
+
+def announce(text: str) -> None:
+    """Say ``text`` where it belongs: at a server's start on stdout; during
+    any other command on stderr, so that stdout holds only the command's
+    own output (``flask oauth2 clients list --json`` prints only JSON)."""
+    print(text, file=sys.stdout if serving() else sys.stderr, flush=True)
+
+
+def python_command() -> str:
+    """The interpreter running this app, as the shell should call it: the
+    virtualenv's python, which has the package (``python`` in the user's
+    shell may be another one)."""
+    executable = Path(sys.executable)
+    try:
+        relative = executable.relative_to(Path.cwd())
+    except ValueError:
+        return shlex.quote(str(executable))
+    return shlex.quote(str(relative))
+
+
+def support_demo_scopes(config: dict[str, object]) -> None:
+    """The demo client's scopes join ``OAUTH2_SCOPES_SUPPORTED`` when an
+    app sets a list without them (``None`` already allows any scope);
+    otherwise seeding the demo client would stop the app from starting."""
+    supported = config.get("OAUTH2_SCOPES_SUPPORTED")
+    if isinstance(supported, str):
+        scopes = supported.split()
+    elif isinstance(supported, list | tuple):
+        scopes = list(supported)
+    else:  # None allows any; any other shape: init_app names it
+        return
+    missing = [scope for scope in DEMO_SCOPE.split() if scope not in scopes]
+    if missing:
+        config["OAUTH2_SCOPES_SUPPORTED"] = [*scopes, *missing]
 
 
 def banner(app: Flask) -> str:
@@ -151,6 +205,10 @@ curl -s -H 'Authorization: Basic {basic}' -d "grant_type=refresh_token&refresh_t
 # Call the protected API with an access_token:
 curl -s -H 'Authorization: Bearer ACCESS_TOKEN' {shlex.quote(base + "/api/me")}
 
+# Introspect, then revoke, the refresh token (the whole family goes):
+curl -s -u {client_id}:{secret} -d token=REFRESH_TOKEN {shlex.quote(url + "/introspect")}
+curl -s -u {client_id}:{secret} -d token=REFRESH_TOKEN -d token_type_hint=refresh_token {shlex.quote(url + "/revoke")}
+
 # DPoP (RFC 9449): a public client's tokens bound to its key, step by step:
-python -m example_app.dpop_client --base-url {shlex.quote(base)}
+{python_command()} -m example_app.dpop_client --base-url {shlex.quote(base)}
 """

@@ -273,7 +273,19 @@ def tokens() -> ResponseReturnValue:
         curl=refresh_curl(held["refresh_token"]) if held["refresh_token"] else None,
         api_curl=api_curl(held["access_token"]),
         policy=token_policy(),
+        grant_id=held_grant_id(),
     )
+
+
+def held_grant_id() -> str | None:
+    """The grant (token family) of the refresh token the token page holds.
+    The app plays both sides, so the client's page may ask its own server
+    (a real client would not know); the Connected apps page marks it."""
+    held = session.get(TOKENS_KEY)
+    if not isinstance(held, dict) or not held.get("refresh_token"):
+        return None
+    token = RefreshGrant.state().store.find_refresh_token(str(held["refresh_token"]))
+    return None if token is None else token.family_id
 
 
 def sign_out() -> None:

@@ -26,7 +26,6 @@ import os
 import re
 import secrets
 import sys
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -36,12 +35,13 @@ from . import create_app
 from .demo import DEMO_PASSWORD, DEMO_SCOPE, DEMO_USERNAME
 from .demo import demo_credentials as demo_client_credentials
 from .dpop_http import Answer, Browser, DPoPKey
-from .models import oauth
+from .models import DemoCredentials, db, oauth
 
 #: The public client's redirect URI: a loopback one (RFC 8252 §7.3); this
 #: script reads the code from the redirect and never follows it.
 REDIRECT_URI = "http://127.0.0.1/dpop-client/callback"
-CLIENT_FILE = "dpop-client.json"
+#: Its row of ``example_demo_credentials`` (one public client per database).
+DPOP_CLIENT_NAME = "dpop"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -83,12 +83,13 @@ def public_client_id() -> str:
     """The public DPoP demo client, registered once in the app's database
     (the app factory gives this process the server's database)."""
     app = create_app({"EXAMPLE_QUIET": True})
-    path = Path(app.instance_path) / CLIENT_FILE
     with app.app_context():
-        if path.exists():
-            client_id = str(json.loads(path.read_text())["client_id"])
-            if RefreshGrant.state(app).store.get_client(client_id) is not None:
-                return client_id
+        row = db.session.get(DemoCredentials, DPOP_CLIENT_NAME)
+        if row is not None:
+            if RefreshGrant.state(app).store.get_client(row.client_id) is not None:
+                return row.client_id
+            db.session.delete(row)
+            db.session.commit()
         credentials = oauth.create_client(
             name="DPoP demo client (public)",
             grant_types=["authorization_code", "refresh_token"],
@@ -96,7 +97,14 @@ def public_client_id() -> str:
             redirect_uris=[REDIRECT_URI],
             public=True,
         )
-    path.write_text(json.dumps({"client_id": credentials.client_id}))
+        db.session.add(
+            DemoCredentials(
+                name=DPOP_CLIENT_NAME,
+                client_id=credentials.client_id,
+                client_secret=None,
+            )
+        )
+        db.session.commit()
     return credentials.client_id
 
 

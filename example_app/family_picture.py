@@ -26,7 +26,6 @@ from .family_timeline import (
     AXIS,
     BAR,
     LEFT,
-    RIGHT,
     ROW,
     TOP,
     WIDTH,
@@ -100,25 +99,33 @@ def _summary(history: GrantHistory) -> str:
 
 
 def family_svg(
-    history: GrantHistory, *, now: int, element_id: str = "family"
+    history: GrantHistory,
+    *,
+    now: int,
+    element_id: str = "family",
+    width: int = WIDTH,
 ) -> Markup:
-    """The SVG picture of ``history`` at ``now`` (see the module docstring).
+    """The SVG picture of ``history`` at ``now`` (see the module docstring),
+    ``width`` pixels wide (at most 680, at least 320).
 
     ``element_id`` prefixes the ids of the title and description, so that
-    several pictures can share a page.
+    several pictures can share a page. A narrow picture (a phone's) puts the
+    axis's "not to scale" note on a line of its own.
     """
     tokens: Sequence[RefreshTokenRecord] = history.tokens
     hidden = max(0, len(tokens) - MAX_ROWS)
     shown = list(enumerate(tokens, start=1))[hidden:]
     start = shown[0][1].issued_at if shown else history.grant.created_at
-    scale = TimeScale.for_history(history, start, now, len(shown))
+    scale = TimeScale.for_history(history, start, now, len(shown), right=width - 20)
+    narrow = width < WIDTH
     rows_top = TOP + (ROW if hidden else 0)
-    height = rows_top + ROW * len(shown) + AXIS
     bottom = rows_top + ROW * len(shown)
+    note_line = 14 if narrow and scale.ordinal else 0
+    height = bottom + AXIS + note_line
     title_id, desc_id = f"{element_id}-title", f"{element_id}-desc"
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" {_attrs(width=WIDTH, height=height)} '
-        f'viewBox="0 0 {WIDTH} {height}" role="img" class="family-picture" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" {_attrs(width=width, height=height)} '
+        f'viewBox="0 0 {width} {height}" role="img" class="family-picture" '
         f'aria-labelledby="{escape(title_id)} {escape(desc_id)}" '
         'font-family="DejaVu Sans, sans-serif" font-size="11">',
         _element(
@@ -129,7 +136,7 @@ def family_svg(
         _element(
             "desc", " ".join([_summary(history), *family_text(history)]), id=desc_id
         ),
-        _element("rect", x=0, y=0, width=WIDTH, height=height, fill="#fbfcfe"),
+        _element("rect", x=0, y=0, width=width, height=height, fill="#fbfcfe"),
     ]
     if hidden:
         parts.append(
@@ -145,8 +152,8 @@ def family_svg(
     segments = spans([token for _, token in shown], scale, now)
     parts.extend(_rows(shown, segments, scale, rows_top))
     parts.extend(_markers(history, scale, segments, bottom))
-    parts.extend(_axis(scale, bottom, start))
-    parts.extend(_legend(bottom))
+    parts.extend(_axis(scale, bottom, start, note_below=narrow))
+    parts.extend(_legend(bottom + note_line))
     parts.append("</svg>")
     # Every text and attribute value above went through escape().
     return Markup("".join(parts))  # noqa: S704
@@ -258,11 +265,18 @@ def _markers(
         )
         x = last_end if last == "revoked" else scale.x(history.revoked_at)
         css = "revocation-marker" + (" reuse" if reason == "reuse_detected" else "")
-        parts += _vertical(x, 14, bottom, COLOURS["revoked"], label, css, _anchor(x))
+        anchor = _anchor(x, scale.right)
+        parts += _vertical(x, 14, bottom, COLOURS["revoked"], label, css, anchor)
     if history.grant.status == "active":
         x_now = last_end
         parts += _vertical(
-            x_now, 28, bottom, "#5b6778", "now", "now-marker", _anchor(x_now)
+            x_now,
+            28,
+            bottom,
+            "#5b6778",
+            "now",
+            "now-marker",
+            _anchor(x_now, scale.right),
         )
         horizon = scale.horizon
         if horizon is None:
@@ -276,7 +290,13 @@ def _markers(
     elif history.grant.status == "expired" and history.grant.expires_at is not None:
         x = last_end if last == "expired" else scale.x(history.grant.expires_at)
         parts += _vertical(
-            x, 14, bottom, COLOURS["expired"], "expired", "expiry-marker", _anchor(x)
+            x,
+            14,
+            bottom,
+            COLOURS["expired"],
+            "expired",
+            "expiry-marker",
+            _anchor(x, scale.right),
         )
     return parts
 
@@ -296,15 +316,17 @@ def _legend(bottom: int) -> list[str]:
     return parts
 
 
-def _anchor(x: float) -> str:
+def _anchor(x: float, right: int) -> str:
     if x < LEFT + 60:
         return "start"
-    if x > RIGHT - 60:
+    if x > right - 60:
         return "end"
     return "middle"
 
 
-def _axis(scale: TimeScale, bottom: int, start: int) -> list[str]:
+def _axis(
+    scale: TimeScale, bottom: int, start: int, *, note_below: bool = False
+) -> list[str]:
     y = bottom + 6
     parts = [
         _element(
@@ -331,7 +353,12 @@ def _axis(scale: TimeScale, bottom: int, start: int) -> list[str]:
                 class_="axis-break",
             ),
             _element(
-                "line", x1=f"{mid + 22:.1f}", y1=y, x2=RIGHT, y2=y, stroke="#a9b4c2"
+                "line",
+                x1=f"{mid + 22:.1f}",
+                y1=y,
+                x2=scale.right,
+                y2=y,
+                stroke="#a9b4c2",
             ),
         ]
     if scale.ordinal:
@@ -340,7 +367,7 @@ def _axis(scale: TimeScale, bottom: int, start: int) -> list[str]:
                 "text",
                 "within seconds: in order, not to scale",
                 x=f"{(LEFT + scale.near_right) / 2:.1f}",
-                y=y + 14,
+                y=y + (28 if note_below else 14),
                 fill="#5b6778",
                 text_anchor="middle",
                 class_="not-to-scale",

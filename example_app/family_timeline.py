@@ -12,6 +12,10 @@ from flask_refreshgrant import GrantHistory
 from flask_refreshgrant.records import RefreshTokenRecord
 
 WIDTH = 680
+#: The picture a phone shows (:func:`.family_picture.family_svg` draws both;
+#: the page shows the one that fits): drawn 1:1 on a 390 px screen, its
+#: labels keep their size instead of shrinking to half of it.
+NARROW_WIDTH = 340
 LEFT = 40  # row labels
 RIGHT = WIDTH - 20
 TOP = 40  # marker labels
@@ -56,10 +60,12 @@ class TimeScale:
     horizon: int | None
     far: bool
     ordinal: bool = False
+    #: The plot's right edge (the picture's width less a margin).
+    right: int = RIGHT
 
     @classmethod
     def for_history(
-        cls, history: GrantHistory, start: int, now: int, rows: int
+        cls, history: GrantHistory, start: int, now: int, rows: int, right: int = RIGHT
     ) -> TimeScale:
         grant = history.grant
         active = grant.status == "active"
@@ -72,19 +78,19 @@ class TimeScale:
         horizon = grant.expires_at if active else None
         near_end = max(now, last) if active else last
         if near_end - start < rows:
-            return cls(start, near_end, horizon, far=active, ordinal=True)
+            return cls(start, near_end, horizon, far=active, ordinal=True, right=right)
         far = active and (horizon is None or horizon - start > (near_end - start) * 2.5)
         if not far and horizon is not None:
             near_end = max(near_end, horizon)
-        return cls(start, near_end, horizon, far)
+        return cls(start, near_end, horizon, far, right=right)
 
     @property
     def near_right(self) -> float:
-        return LEFT + (RIGHT - LEFT) * (NEAR_SHARE if self.far else 1.0)
+        return LEFT + (self.right - LEFT) * (NEAR_SHARE if self.far else 1.0)
 
     def x(self, epoch: int | None) -> float:
         if epoch is None or (self.far and epoch > self.near_end):
-            return RIGHT
+            return self.right
         if epoch >= self.near_end:
             return self.near_right
         if epoch <= self.start:

@@ -1,5 +1,5 @@
-"""The example app's own tables: users and their logins (the extension
-never owns users)."""
+"""The example app's own tables: users, their logins (the extension never
+owns users) and the demo client's credentials."""
 
 from __future__ import annotations
 
@@ -49,6 +49,23 @@ class Login(db.Model):  # type: ignore[name-defined,misc]
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(Integer, index=True)
     expires_at: Mapped[int] = mapped_column(Integer)
+
+
+class DemoCredentials(db.Model):  # type: ignore[name-defined,misc]
+    """The demo clients of this database (``demo``; ``dpop``, the public
+    client of ``example_app.dpop_client``), the confidential one's secret in
+    clear so that the banner can show it again: a convenience of the example
+    app only (the extension stores nothing but the secret's digest). Kept in
+    the database, not the instance folder, so that each database has its own
+    demo clients and switching ``DATABASE_URL`` back and forth creates none."""
+
+    __tablename__ = "example_demo_credentials"
+
+    #: One row per demo client: a second seeder (another host) cannot add one.
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    #: ``None`` for a public client.
+    client_secret: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 def authenticate_user(username: str, password: str) -> User | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, Response
 from flask_wtf.csrf import CSRFError
 
 from . import connected_apps, demo_client, server_pages
@@ -35,14 +35,38 @@ def init_web(app: Flask) -> None:
     # CSRF token there. The consent form, which posts to the same blueprint's
     # authorization endpoint, is checked explicitly in authorize().
     csrf.exempt(app.blueprints["refreshgrant"])
+    # Metadata takes no form: a PUT there gets the extension's JSON 405,
+    # not the CSRF error page.
+    csrf.exempt(app.blueprints["refreshgrant_metadata"])
     web = Blueprint("web", __name__)
     server_pages.add_routes(web)
     connected_apps.add_routes(web)
     demo_client.add_routes(web)
+    web.add_url_rule("/favicon.svg", "favicon", favicon)
+    # Browsers ask for /favicon.ico whatever the page's <link rel="icon">.
+    web.add_url_rule("/favicon.ico", "favicon_ico", favicon)
     web.app_context_processor(template_globals)
     web.after_app_request(html_headers)
     app.register_blueprint(web)
     app.register_error_handler(CSRFError, csrf_error)
+
+
+#: The tab icon: a refresh arrow on the header's blue.
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
+    '<rect width="32" height="32" rx="6" fill="#1f3a5f"/>'
+    '<path d="M23 11a9 9 0 1 0 1.6 8" fill="none" stroke="#fff" '
+    'stroke-width="3" stroke-linecap="round"/>'
+    '<path d="M25 5v7h-7z" fill="#fff"/></svg>'
+)
+
+
+def favicon() -> Response:
+    """The icon (SVG, which every current browser takes as a favicon)."""
+    response = Response(FAVICON, mimetype="image/svg+xml")
+    response.cache_control.max_age = 86400
+    response.cache_control.public = True
+    return response
 
 
 def template_globals() -> dict[str, Any]:

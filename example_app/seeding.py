@@ -1,9 +1,10 @@
 """Tables and the demo data, created once even when workers start at once.
 
 :func:`prepare_database` runs at every start: it creates the tables and, on
-first start, the demo user and the demo client (whose credentials go to the
-instance folder, see :mod:`.demo`); later starts bring the demo client's
-redirect URIs and grant types up to date.
+first start on a database, the demo user and the demo client (whose
+credentials the database keeps, with a copy in the instance folder, see
+:mod:`.demo`); later starts bring the demo client's redirect URIs and grant
+types up to date.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy.exc import IntegrityError
 
 from flask_refreshgrant import RefreshGrant
 from flask_refreshgrant.management.registration import check_redirect_uris
@@ -24,14 +26,16 @@ from .database import DATABASE_UNAVAILABLE, use_sqlite_pragmas
 from .demo import (
     DEMO_CLIENT_NAME,
     DEMO_CREDENTIALS_FILE,
+    DEMO_CREDENTIALS_NAME,
     DEMO_GRANT_TYPES,
     DEMO_PASSWORD,
     DEMO_SCOPE,
     DEMO_USERNAME,
+    announce,
     banner,
     demo_redirect_uris,
 )
-from .models import User, db, oauth
+from .models import DemoCredentials, User, db, oauth
 
 
 def prepare_database(app: Flask) -> None:
@@ -72,7 +76,7 @@ def _prepare(app: Flask) -> None:
         added_user = _add_demo_user()
         added_client = _add_or_update_demo_client(app)
     if (added_user or added_client) and not app.config["EXAMPLE_QUIET"]:
-        print(banner(app), flush=True)
+        announce(banner(app))
 
 
 @contextmanager
@@ -102,35 +106,104 @@ def _add_demo_user() -> bool:
 
 
 def _add_or_update_demo_client(app: Flask) -> bool:
-    """Create the demo client and write its credentials file, unless the client
-    on file exists (then update it); True if it was created."""
-    credentials = Path(app.instance_path) / DEMO_CREDENTIALS_FILE
-    if not credentials.exists() or _demo_client_missing(app, credentials):
-        created = oauth.create_client(
-            name=DEMO_CLIENT_NAME,
-            grant_types=list(DEMO_GRANT_TYPES),
-            scope=DEMO_SCOPE,
-            redirect_uris=demo_redirect_uris(app),
-        )
-        credentials.touch(mode=0o600)
-        credentials.write_text(
-            json.dumps(
-                {
-                    "client_id": created.client_id,
-                    "client_secret": created.client_secret,
-                }
-            )
-        )
-        return True
-    _update_demo_client(app, credentials)
-    return False
+    """Create this database's demo client unless it has one (then bring it
+    up to date), and copy its credentials to the instance folder; True if
+    it was created."""
+    row = db.session.get(DemoCredentials, DEMO_CREDENTIALS_NAME)
+    if (
+        row is not None
+        and RefreshGrant.state(app).store.get_client(row.client_id) is None
+    ):
+        db.session.delete(row)  # someone deleted the client: make a new one
+        db.session.commit()
+        row = None
+    created = False
+    if row is None:
+        row = _adopt_credentials_file(app)
+    if row is None:
+        row, created = _create_demo_client(app)
+    _update_demo_client(app, row.client_id)
+    _copy_to_instance(app, row)
+    return created
 
 
-def _update_demo_client(app: Flask, credentials: Path) -> None:
+def _store_row(row: DemoCredentials) -> DemoCredentials | None:
+    """Add ``row``; ``None`` if another process (one with another instance
+    folder, so not under our lock) stored this database's row first."""
+    db.session.add(row)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return None
+    return row
+
+
+def _stored_row() -> DemoCredentials:
+    row = db.session.get(DemoCredentials, DEMO_CREDENTIALS_NAME)
+    assert row is not None, "lost the demo client's row"
+    return row
+
+
+def _create_demo_client(app: Flask) -> tuple[DemoCredentials, bool]:
+    """A new demo client and its row, and True; or the row another process
+    stored first, and False."""
+    client = oauth.create_client(
+        name=DEMO_CLIENT_NAME,
+        grant_types=list(DEMO_GRANT_TYPES),
+        scope=DEMO_SCOPE,
+        redirect_uris=demo_redirect_uris(app),
+    )
+    assert client.client_secret is not None
+    row = _store_row(
+        DemoCredentials(
+            name=DEMO_CREDENTIALS_NAME,
+            client_id=client.client_id,
+            client_secret=client.client_secret,
+        )
+    )
+    if row is None:
+        oauth.delete_client(client.client_id)
+        return _stored_row(), False
+    return row, True
+
+
+def _adopt_credentials_file(app: Flask) -> DemoCredentials | None:
+    """A database seeded before the credentials moved into it: the instance
+    folder's copy names its demo client; keep that one (no new client, and
+    the secret people pasted keeps working)."""
+    path = Path(app.instance_path) / DEMO_CREDENTIALS_FILE
+    try:
+        data = json.loads(path.read_text())
+        client_id, secret = str(data["client_id"]), str(data["client_secret"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if RefreshGrant.state(app).store.get_client(client_id) is None:
+        return None  # the copy is another database's
+    row = DemoCredentials(
+        name=DEMO_CREDENTIALS_NAME, client_id=client_id, client_secret=secret
+    )
+    return _store_row(row) or _stored_row()
+
+
+def _copy_to_instance(app: Flask, row: DemoCredentials) -> None:
+    """``instance/demo-client.json`` (mode 0600): the credentials of the
+    database the app last started with, for scripts."""
+    path = Path(app.instance_path) / DEMO_CREDENTIALS_FILE
+    text = json.dumps({"client_id": row.client_id, "client_secret": row.client_secret})
+    try:
+        if path.read_text() == text:
+            return
+    except OSError:
+        pass
+    path.touch(mode=0o600)
+    path.write_text(text)
+
+
+def _update_demo_client(app: Flask, client_id: str) -> None:
     """An instance seeded before the web pages, or served at another base URL
     (``scripts/run-example --port 8000``), gets the current redirect URIs and
     the authorization code grant added to its demo client."""
-    client_id = json.loads(credentials.read_text())["client_id"]
     client = RefreshGrant.state(app).store.get_client(client_id)
     if client is None:  # pragma: no cover (checked by the caller, under the lock)
         return
@@ -145,8 +218,3 @@ def _update_demo_client(app: Flask, credentials: Path) -> None:
     client.redirect_uris = " ".join(dict.fromkeys([*uris, *wanted]))
     client.grant_types = " ".join([*grant_types, *missing])
     db.session.commit()
-
-
-def _demo_client_missing(app: Flask, credentials: Path) -> bool:
-    client_id = json.loads(credentials.read_text())["client_id"]
-    return RefreshGrant.state(app).store.get_client(client_id) is None

@@ -7,6 +7,12 @@ from __future__ import annotations
 import dataclasses
 
 from .errors import ConfigurationError
+from .resource_uris import resource_uri_problem
+
+#: The upper bound of every lifetime (SPEC §13): ten years, in seconds. Far
+#: beyond any sensible setting, far below what an expiry time (seconds since
+#: the epoch plus this) or a 64-bit column can hold.
+TEN_YEARS = 315_360_000
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -30,6 +36,8 @@ class Seconds:
     minimum: int = 0
     unlimited_below_zero: bool = False
     optional: bool = False
+    #: The largest value accepted (SPEC §13: no overflow later).
+    maximum: int = TEN_YEARS
     #: The type of a per-client column holding this setting.
     python_type: type = int
 
@@ -52,15 +60,25 @@ class Seconds:
         if number < self.minimum:
             expected = "a positive" if self.minimum > 0 else "zero or a positive"
             raise fail(key, value, f"{expected} number of seconds")
+        if number > self.maximum:
+            raise fail(key, value, self._at_most())
         return number
 
+    def _at_most(self) -> str:
+        years = " (ten years)" if self.maximum == TEN_YEARS else ""
+        return f"at most {self.maximum} seconds{years}"
+
     def from_column(self, value: int) -> int | None:
-        """A per-client column's value as the policy holds it."""
-        return None if value < 0 and self.unlimited_below_zero else value
+        """A per-client column's value as the policy holds it (one stored
+        beyond :attr:`maximum` before it was checked reads as the maximum,
+        not as an overflow at the next token request)."""
+        if value < 0 and self.unlimited_below_zero:
+            return None
+        return min(value, self.maximum)
 
     def column_value(self, name: str, value: object) -> int:
-        """Check a value for a per-client column (where ``-1`` stays ``-1``:
-        ``None`` there means "inherit")."""
+        """Check a value for a per-client column (where a negative "never"
+        is stored as ``-1``: ``None`` there means "inherit")."""
         if type(value) is not int or (
             value < self.minimum and not self.unlimited_below_zero
         ):
@@ -68,7 +86,9 @@ class Seconds:
             if not self.unlimited_below_zero:
                 expected += f" >= {self.minimum}"
             raise fail(name, value, expected)
-        return value
+        if value > self.maximum:
+            raise fail(name, value, self._at_most())
+        return -1 if value < 0 else value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,13 +139,30 @@ def path_prefix(key: str, value: object) -> str:
     return value.rstrip("/")
 
 
-def count(key: str, value: object) -> int:
-    """A whole number, zero or more (never a ``bool``), or a string holding one."""
-    if type(value) is int and value >= 0:
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip(), 10)
-    raise fail(key, value, "zero or a positive whole number")
+@dataclasses.dataclass(frozen=True)
+class Count:
+    """A whole number from ``minimum`` to ``maximum`` (never a ``bool``), or
+    a string holding one; ``unit`` names what it counts in the error."""
+
+    minimum: int = 0
+    maximum: int = 1_000_000
+    unit: str = ""
+
+    def __call__(self, key: str, value: object) -> int:
+        if type(value) is int:
+            number = value
+        elif isinstance(value, str) and value.strip().isdigit():
+            number = int(value.strip(), 10)
+        else:
+            number = None
+        if number is None or not self.minimum <= number <= self.maximum:
+            unit = f" {self.unit}" if self.unit else ""
+            raise fail(
+                key,
+                value,
+                f"a whole number{unit} from {self.minimum} to {self.maximum}",
+            )
+        return number
 
 
 def optional_path(key: str, value: object) -> str | None:
@@ -146,6 +183,52 @@ def issuer_url(key: str, value: object) -> str | None:
     if not isinstance(value, str) or not value.startswith(("https://", "http://")):
         raise fail(key, value, "None or an http(s) URL")
     return value.rstrip("/")
+
+
+def resource_list(key: str, value: object) -> tuple[str, ...] | None:
+    """``None``, or resource URIs (RFC 8707): a list or a space-separated string."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        items: list[object] = list(value.split())
+    elif isinstance(value, list | tuple | set | frozenset):
+        items = list(value)
+    else:
+        raise fail(
+            key, value, "None, a list of resource URIs or a space-separated string"
+        )
+    for item in items:
+        problem = (
+            "not a string" if not isinstance(item, str) else resource_uri_problem(item)
+        )
+        if problem is not None:
+            raise fail(
+                key, value, f"a list of absolute URIs without fragments ({problem})"
+            )
+    return tuple(dict.fromkeys(str(s) for s in items))
+
+
+def optional_resource(key: str, value: object) -> str | None:
+    """``None``, or one resource URI (RFC 8707: absolute, no fragment)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in _NONE):
+        return None
+    if not isinstance(value, str) or resource_uri_problem(value) is not None:
+        raise fail(key, value, "None or an absolute URI without a fragment")
+    return value
+
+
+def registration_mode(key: str, value: object) -> str | None:
+    """Dynamic client registration: ``False`` (off, read as ``None``),
+    ``"open"`` or ``"token"``."""
+    if value is False or value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _FALSE or text in _NONE:
+            return None
+        if text in ("open", "token"):
+            return text
+    raise fail(key, value, 'False, "open" or "token"')
 
 
 #: What a per-client setting's coercion also knows: its column's type and how

@@ -20,13 +20,16 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .coercion import (
+    Count,
     Flag,
     PerClientCoercion,
     Seconds,
-    count,
     issuer_url,
     optional_path,
+    optional_resource,
     path_prefix,
+    registration_mode,
+    resource_list,
     scope_list,
 )
 from .dpop.jws import algorithm_list
@@ -168,7 +171,7 @@ SETTINGS: tuple[Setting, ...] = (
         "OAUTH2_PASSWORD_MAX_FAILURES",
         "password_max_failures",
         5,
-        count,
+        Count(maximum=1000),
         "count",
         "consecutive failed password checks for one username (password grant "
         "and `check_password`) before it is locked; `0` turns the lock off",
@@ -238,6 +241,52 @@ SETTINGS: tuple[Setting, ...] = (
         "where Prometheus metrics are served (needs the `metrics` extra, "
         "`prometheus_client`); `None`: no metrics",
     ),
+    Setting(
+        "OAUTH2_DEFAULT_RESOURCE",
+        "default_resource",
+        None,
+        optional_resource,
+        "URI",
+        "the audience of a token whose request named no resource; `None`: the issuer",
+    ),
+    Setting(
+        "OAUTH2_RESOURCES",
+        "resources",
+        None,
+        resource_list,
+        "list",
+        "the resources (RFC 8707) tokens are issued for; `None`: any `https` "
+        "URI or `http` loopback URI; anything else is `invalid_target`",
+    ),
+    Setting(
+        "OAUTH2_DYNAMIC_REGISTRATION",
+        "dynamic_registration",
+        False,
+        registration_mode,
+        "mode",
+        "dynamic client registration (RFC 7591) at `{prefix}/register`: "
+        '`False` (off), `"open"`, or `"token"` (an initial access token from '
+        "`flask oauth2 registration-token create` is needed)",
+    ),
+    Setting(
+        "OAUTH2_REGISTRATION_RATE_LIMIT",
+        "registration_rate_limit",
+        20,
+        Count(maximum=1_000_000),
+        "count",
+        "dynamic registrations one client address may make per hour (then "
+        "`429` with `Retry-After`); `0`: no limit",
+    ),
+    Setting(
+        "OAUTH2_MAX_BODY_BYTES",
+        "max_body_bytes",
+        16 * 1024,
+        Count(minimum=1024, maximum=16 * 1024 * 1024, unit="of bytes"),
+        "bytes",
+        "largest request body the extension's endpoints read, with or without "
+        "`Content-Length`, chunked included; a larger one is refused (`413`), "
+        "never cut",
+    ),
 )
 
 #: The settings a client can override, in table order.
@@ -290,6 +339,16 @@ class Settings:
     dpop_require_nonce: bool
     #: Where Prometheus metrics are served, or ``None``: no metrics.
     metrics_path: str | None
+    #: Largest request body read (SPEC §13).
+    max_body_bytes: int
+    #: The audience of a token that named no resource; ``None``: the issuer.
+    default_resource: str | None = None
+    #: ``OAUTH2_RESOURCES`` (RFC 8707); ``None``: any https or loopback URI.
+    resources: tuple[str, ...] | None = None
+    #: ``"open"``, ``"token"``, or ``None``: no dynamic registration.
+    dynamic_registration: str | None = None
+    #: Registrations per client address and hour; ``0``: unlimited.
+    registration_rate_limit: int = 20
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:

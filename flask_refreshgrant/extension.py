@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask
 
-from . import issuer, reasons
+from . import reasons
 from .cli.group import oauth2_cli
 from .config import DEFAULTS, Settings
 from .dpop.proofs import DPoP, check_settings
@@ -29,6 +29,7 @@ from .server.state import EXTENSION_KEY, RefreshGrantState, state
 from .store.admin import AdminStore, ClientCredentials
 from .store.dpop import ProofReplayStore
 from .store.lockout import LockoutStore
+from .store.registration import RegistrationStore
 from .store.tokens import TokenStore
 
 if TYPE_CHECKING:
@@ -103,7 +104,6 @@ class RefreshGrant:
         secret_key = app.config.get("SECRET_KEY")
         if settings.policy.refresh_token_grace_period > 0:
             grace.check_secret_key(secret_key)
-        issuer.warn_if_unset(app, settings)
         check_settings(settings, secret_key)
         models = complete_models(db, models)
         store = TokenStore(db, models)
@@ -136,6 +136,7 @@ class RefreshGrant:
             store=store,
             admin=AdminStore(db, models),
             server=server,
+            registration=RegistrationStore(db, models),
             authorize=authorize,
             metrics=metrics,
         )
@@ -158,6 +159,7 @@ class RefreshGrant:
         scope: str = "",
         redirect_uris: Iterable[str] = (),
         public: bool = False,
+        serves_resources: Iterable[str] = (),
         **settings: Any,
     ) -> ClientCredentials:
         """Register a client with the current app and return its id and
@@ -168,6 +170,9 @@ class RefreshGrant:
         :param scope: space-separated scopes the client may ask for.
         :param public: a public client has no secret and authenticates with
             ``client_id`` alone (PKCE required, refresh tokens always rotate).
+        :param serves_resources: the resources (RFC 8707) this client serves
+            as a resource server: it may introspect access tokens whose
+            audience names one of them, not only its own.
         :param settings: per-client settings by column name, e.g.
             ``refresh_token_validity_period=600`` or
             ``renew_refresh_token=False``; omitted or ``None`` inherits the
@@ -182,6 +187,7 @@ class RefreshGrant:
             scope=scope,
             redirect_uris=redirect_uris,
             public=public,
+            serves_resources=serves_resources,
             **settings,
         )
 
@@ -221,7 +227,8 @@ class RefreshGrant:
         """Change what is given and nothing else; return the client as it is now.
 
         :param changes: any of ``name``, ``grant_types``, ``scope``,
-            ``redirect_uris`` and the per-client settings by column name;
+            ``redirect_uris``, ``serves_resources`` and the per-client
+            settings by column name;
             a setting given as ``None`` inherits the app's value again.
             Applies from the next request on: tokens already issued keep
             their expiry.
@@ -305,3 +312,14 @@ class RefreshGrant:
         invariant holds; ``report.violations`` lists the rows that break one.
         """
         return operations.audit(state())
+
+    def revoke_user(self, user_id: str | int) -> int:
+        """Revoke every refresh and access token of a user, at every client
+        (reason ``user``); how many were still live.
+
+        Call it when the app deletes (or disables) a user: a refresh for a
+        user who no longer loads is refused anyway, but ``require_oauth``
+        does not load the user on every call, so the user's access tokens
+        would pass until they expire.
+        """
+        return operations.revoke_user(state(), str(user_id))

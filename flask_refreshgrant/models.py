@@ -25,6 +25,7 @@ from sqlalchemy.types import TypeEngine
 
 from .config import PER_CLIENT_SETTINGS, per_client_coercion
 from .redirect_uris import redirect_uri_matches
+from .registration_models import RegistrationLimitMixin, RegistrationTokenMixin
 from .security import digests_match
 
 if TYPE_CHECKING:
@@ -65,6 +66,16 @@ class ClientMixin(AuthlibClientMixin):  # type: ignore[misc]
     #: digest, accepted until ``previous_secret_expires_at``; else ``None``.
     previous_secret_digest: Mapped[str | None] = mapped_column(String(64))
     previous_secret_expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    #: ``"dynamic"`` for a client that registered itself (RFC 7591); else
+    #: ``None`` (an operator registered it).
+    registered_by: Mapped[str | None] = mapped_column(String(16))
+    #: For a dynamic client: when ``purge`` first found a token of it (it
+    #: is then kept); ``None``: none seen yet.
+    token_seen_at: Mapped[int | None] = mapped_column(BigInteger)
+    #: The resources (RFC 8707) this client serves as a resource server,
+    #: space-separated: it may introspect any access token whose audience
+    #: names one of them (RFC 7662 §4). ``None``: only its own tokens.
+    served_resources: Mapped[str | None] = mapped_column(Text)
 
     @property
     def is_public(self) -> bool:
@@ -191,6 +202,10 @@ class RefreshTokenMixin(_IssuedTokenMixin):
     #: While the grace period after this token's rotation lasts: the response
     #: its rotation returned, encrypted (see ``grace.py``); else ``None``.
     replay: Mapped[str | None] = mapped_column(Text)
+    #: The resources (RFC 8707) the grant was given for, space-separated,
+    #: kept by every token of the family; ``None``: none named (the
+    #: default audience).
+    resources: Mapped[str | None] = mapped_column(Text)
 
     def get_expires_in(self) -> int:
         if self.expires_at is None:
@@ -206,6 +221,9 @@ class AccessTokenMixin(_IssuedTokenMixin):
 
     family_id: Mapped[str | None] = mapped_column(String(64), index=True)
     expires_at: Mapped[int] = mapped_column(BigInteger)
+    #: The resources (RFC 8707) this token is for, space-separated: its
+    #: audience; ``None``: ``OAUTH2_DEFAULT_RESOURCE`` (else the issuer).
+    audience: Mapped[str | None] = mapped_column(Text)
 
     def get_expires_in(self) -> int:
         return max(0, self.expires_at - self.issued_at)
@@ -235,6 +253,9 @@ class AuthorizationCodeMixin(AuthlibCodeMixin):  # type: ignore[misc]
     #: ``dpop_jkt`` of the authorization request (RFC 9449 §10): the code is
     #: redeemable only with a DPoP proof of that key.
     dpop_jkt: Mapped[str | None] = mapped_column(String(64))
+    #: The resources (RFC 8707) of the authorization request, space-separated;
+    #: ``None``: none named.
+    resources: Mapped[str | None] = mapped_column(Text)
 
     def get_redirect_uri(self) -> str | None:
         return self.redirect_uri
@@ -288,6 +309,8 @@ class Models:
     authorization_code: type[AuthorizationCodeMixin]
     password_lockout: type[PasswordLockoutMixin] | None = None
     dpop_proof: type[DPoPProofMixin] | None = None
+    registration_token: type[RegistrationTokenMixin] | None = None
+    registration_limit: type[RegistrationLimitMixin] | None = None
 
 
 _default_models: weakref.WeakKeyDictionary[SQLAlchemy, Models] = (
@@ -315,7 +338,7 @@ def _default_model(
 
 def complete_models(db: SQLAlchemy, models: Models | None) -> Models:
     """``models`` (default: :func:`default_models`), with the default
-    lockout and DPoP proof models on ``db`` where it has none."""
+    lockout, DPoP proof and registration models on ``db`` where it has none."""
     if models is None:
         return default_models(db)
     if models.password_lockout is None:
@@ -328,6 +351,22 @@ def complete_models(db: SQLAlchemy, models: Models | None) -> Models:
             db, DPoPProofMixin, "OAuth2DPoPProof", "oauth2_dpop_proof"
         )
         models = dataclasses.replace(models, dpop_proof=proof)
+    if models.registration_token is None:
+        token = _default_model(
+            db,
+            RegistrationTokenMixin,
+            "OAuth2RegistrationToken",
+            "oauth2_registration_token",
+        )
+        models = dataclasses.replace(models, registration_token=token)
+    if models.registration_limit is None:
+        limit = _default_model(
+            db,
+            RegistrationLimitMixin,
+            "OAuth2RegistrationLimit",
+            "oauth2_registration_limit",
+        )
+        models = dataclasses.replace(models, registration_limit=limit)
     return models
 
 

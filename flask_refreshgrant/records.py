@@ -43,6 +43,12 @@ class ClientRecord:
     #: After :meth:`~.RefreshGrant.rotate_client_secret` with ``keep_old_for``:
     #: until when the replaced secret is still accepted; else ``None``.
     previous_secret_expires_at: int | None = None
+    #: ``"dynamic"``: the client registered itself (RFC 7591); ``None``: an
+    #: operator registered it.
+    registered_by: str | None = None
+    #: The resources (RFC 8707) it serves as a resource server: it may
+    #: introspect access tokens for them.
+    serves_resources: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +61,8 @@ class ClientRecord:
             "created_at": self.created_at,
             **self.settings,
             "previous_secret_expires_at": self.previous_secret_expires_at,
+            "registered_by": self.registered_by,
+            "serves_resources": list(self.serves_resources),
         }
 
 

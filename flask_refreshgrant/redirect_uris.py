@@ -67,31 +67,44 @@ def redirect_uri_problem(uri: str, *, public: bool) -> str | None:
     return None
 
 
-def _loopback_without_port(uri: str) -> bool:
+#: Loopback IP literals: a redirect URI registered for one matches any port
+#: (RFC 8252 §7.3), whether it was registered with a port or not.
+LOOPBACK_IPS = frozenset({"127.0.0.1", "::1"})
+
+
+def _any_port(uri: str) -> bool:
+    """Whether ``uri``, registered, matches requests on any port: ``http``
+    to a loopback IP literal, or to ``localhost`` registered without one."""
     parts = urlsplit(uri)
-    return (
-        parts.scheme == "http"
-        and parts.hostname in LOOPBACK_HOSTS
-        and parts.port is None
-        and not parts.netloc.endswith(":")
-    )
+    if parts.scheme != "http" or parts.netloc.endswith(":"):
+        return False
+    if parts.hostname in LOOPBACK_IPS:
+        return True
+    return parts.hostname == "localhost" and parts.port is None
+
+
+def _without_port(uri: str) -> str:
+    parts = urlsplit(uri)
+    if parts.port is None:
+        return uri
+    return parts._replace(netloc=parts.netloc.rsplit(":", 1)[0]).geturl()
 
 
 def redirect_uri_matches(registered: str, requested: str) -> bool:
-    """Exact string match (RFC 9700 §2.1), except that a loopback ``http``
-    URI registered without a port matches any port (RFC 8252 §7.3): a
-    native app, or a server started on whatever port is free, listens on
-    an ephemeral port."""
+    """Exact string match (RFC 9700 §2.1), except the port of a loopback
+    ``http`` URI (RFC 8252 §7.3): a native app, an MCP client or a server
+    started on whatever port is free listens on an ephemeral one. That holds
+    for a loopback IP literal, registered with a port or without, and for
+    ``localhost`` registered without one."""
     if registered == requested:
         return True
-    if not _loopback_without_port(registered):
-        return False
     try:
+        if not _any_port(registered):
+            return False
         asked = urlsplit(requested)
         port = asked.port
+        if port is None or asked.scheme != "http":
+            return False
+        return _without_port(requested) == _without_port(registered)
     except ValueError:
         return False
-    if port is None or asked.scheme != "http":
-        return False
-    host = asked.netloc.rsplit(":", 1)[0]
-    return asked._replace(netloc=host).geturl() == registered

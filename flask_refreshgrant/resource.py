@@ -87,8 +87,9 @@ class BearerTokenValidator(_BearerTokenValidator):  # type: ignore[misc]
 
 class DPoPTokenValidator(TokenValidator):  # type: ignore[misc]
     """``Authorization: DPoP <token>`` (RFC 9449 §7.1): the proof is checked
-    (``ath`` included, its ``jti`` recorded) before the token is looked up,
-    then the token must be live and bound to the proof's key."""
+    (``ath`` included) before the token is looked up, then the token must be
+    live and bound to the proof's key; only then is the proof's ``jti``
+    recorded."""
 
     TOKEN_TYPE = "dpop"
 
@@ -106,9 +107,17 @@ class DPoPTokenValidator(TokenValidator):  # type: ignore[misc]
                 return response
 
         token = state().store.find_access_token(token_string)
-        if token is None or not same_key(token.dpop_jkt, proof):
+        if (
+            token is None
+            or token.dpop_jkt is None
+            or not same_key(token.dpop_jkt, proof)
+        ):
             return None
-        return token if token.dpop_jkt is not None else None
+        if _live(token):
+            # Only for a live token bound to the proof's key: an anonymous
+            # caller's proofs are never stored.
+            dpop.remember_resource_proof(proof)
+        return token
 
     def validate_token(
         self, token: AccessTokenMixin | None, scopes: Any, request: Any

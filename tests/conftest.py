@@ -45,6 +45,8 @@ from flask_refreshgrant import (
 )
 from flask_refreshgrant.security import token_digest
 
+from .interop_node import NodeInterop, install_node
+
 #: The fixtures an app's own tests use (SPEC §7.4); test_example_app.py does.
 pytest_plugins = ["flask_refreshgrant.testing"]
 
@@ -347,6 +349,16 @@ def oauth2_json(h: Harness, *args: str) -> Any:
     assert result.exit_code == 0, (result.output, result.exception)
     assert result.stderr == ""
     return json.loads(result.stdout)
+
+
+# -- Node interop (tests/interop/) ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def node() -> NodeInterop:
+    """The Node interop scripts; ``npm ci`` runs once per session if needed
+    (skips without Node and npm, fails instead under ``REQUIRE_INTEROP=1``)."""
+    return install_node()
 
 
 # -- the example app -----------------------------------------------------------

@@ -246,6 +246,7 @@ def live_server(
     config: Mapping[str, str] | None = None,
     *,
     tell_base_url: bool = True,
+    app: str = APP,
 ) -> Iterator[LiveServer]:
     """Start gunicorn on the example app; stop it (and its workers) on exit.
 
@@ -254,6 +255,7 @@ def live_server(
     off, the app is not told where it is served (no ``EXAMPLE_BASE_URL``), as
     when a newcomer runs gunicorn by hand. Several servers may share one
     ``tmp_path`` (one instance folder: one secret key, one demo client).
+    ``app`` is gunicorn's application (e.g. ``tests.counting_app:create_app()``).
     """
     instance = tmp_path / "instance"
     instance.mkdir(exist_ok=True)
@@ -266,7 +268,7 @@ def live_server(
             sys.executable,
             "-m",
             "gunicorn",
-            APP,
+            app,
             "--bind",
             f"127.0.0.1:{port}",
             *worker_args,

@@ -263,13 +263,14 @@ def test_connected_apps_page_in_a_browser(
                 )
             refresh_token = text(page, "#refresh-token")
 
-            # The token page links to the Connected apps page.
+            # The token page links to its grant on the Connected apps page.
             page.click("#connected-apps-link")
-            page.wait_for_url("**/connected-apps")
+            page.wait_for_url("**/connected-apps#grant-*")
             assert page.locator("section.connected-app").count() == 1
             assert text(page, ".connected-app .client-name") == "Demo client"
             assert "2 refreshes so far" in text(page, ".connected-app .last-refreshed")
-            segments = page.locator("svg.family-picture rect.segment")
+            # The wide picture (a phone gets the narrow one, drawn alike).
+            segments = page.locator(".picture-wide svg.family-picture rect.segment")
             assert segments.count() == 3
             statuses = [segments.nth(i).get_attribute("data-status") for i in range(3)]
             assert statuses == ["rotated", "rotated", "live"]
@@ -279,7 +280,7 @@ def test_connected_apps_page_in_a_browser(
             xs = [box["x"] for box in boxes if box is not None]
             ys = [box["y"] for box in boxes if box is not None]
             assert xs == sorted(xs) and ys == sorted(ys) and len(set(ys)) == 3
-            horizon = page.locator(".horizon-label").text_content() or ""
+            horizon = page.locator(".picture-wide .horizon-label").text_content() or ""
             assert horizon.startswith("expires ")
             # The text alternative, without JavaScript: a <details> list.
             page.click("figure.family summary")
@@ -291,11 +292,131 @@ def test_connected_apps_page_in_a_browser(
             page.screenshot(path=str(screenshot), full_page=True)
             print(f"screenshot of the Connected apps page: {screenshot}")
 
-            # Revoke: the grant is gone and its refresh token refused.
+            # Revoke: the grant is no longer active, its refresh token is
+            # refused, and the page says why it ended.
             page.click("button.revoke")
             page.wait_for_selector("#revoked-notice")
             assert "Demo client" in text(page, "#revoked-notice")
             assert page.locator("section.connected-app").count() == 0
+            assert "You revoked it." in text(page, "section.ended-app .reason")
             refresh_token_refused(server, refresh_token)
+        finally:
+            context.close()
+
+
+#: Where the phone test's screenshots go besides ``artifacts/`` (optional).
+SCREENSHOTS = os.environ.get("SCREENSHOTS")
+
+#: For every visible SVG text: the size its glyphs are drawn at, in CSS
+#: pixels (font size times the picture's scale on screen).
+LABEL_SIZES = """() => Array.from(document.querySelectorAll("svg.family-picture"))
+  .filter((svg) => svg.checkVisibility())
+  .flatMap((svg) => Array.from(svg.querySelectorAll("text")).map((label) =>
+    parseFloat(getComputedStyle(label).fontSize) * svg.getScreenCTM().a))"""
+
+
+def check_fits(page: Page, width: int) -> None:
+    """No sideways scrolling, and the family pictures' labels >= 10 px."""
+    scroll_width = page.evaluate("document.scrollingElement.scrollWidth")
+    assert scroll_width <= width, f"{page.url}: {scroll_width} px wide at {width}"
+    sizes = page.evaluate(LABEL_SIZES)
+    assert all(size >= 10 for size in sizes), f"{page.url}: labels of {min(sizes)} px"
+
+
+def get_tokens_in(page: Page, base_url: str) -> None:
+    page.goto(base_url + "/")
+    page.click("#get-tokens")
+    page.wait_for_url(lambda url: "/oauth2/authorize?" in url)
+    page.click("#approve")
+    page.wait_for_url("**/tokens")
+
+
+def test_pages_fit_a_phone_and_say_why_grants_ended(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """SPEC §8: readable at 390 px (no sideways scrolling, the picture's
+    labels >= 10 px), no 404 (the favicon); the Connected apps page shows
+    the grants that ended — one by reuse detection, one revoked — with why,
+    below the active one, which the token page's link marks. SQLite only:
+    layout is not a database matter."""
+    database_url = f"sqlite:///{tmp_path / 'phone.db'}"
+    with live_server(tmp_path, database_url) as server:
+        context = browser.new_context(viewport={"width": 390, "height": 844})
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        missing: list[str] = []
+        page.on(
+            "response",
+            lambda response: (
+                missing.append(response.url) if response.status == 404 else None
+            ),
+        )
+        try:
+            page.goto(server.base_url + "/login")
+            check_fits(page, 390)
+            page.fill("#username", DEMO_USERNAME)
+            page.fill("#password", DEMO_PASSWORD)
+            page.click("#log-in")
+            page.wait_for_url(server.base_url + "/")
+            check_fits(page, 390)
+
+            # A grant ended by reuse detection: a copy of its first refresh
+            # token is used after the token page refreshed it.
+            get_tokens_in(page, server.base_url)
+            check_fits(page, 390)
+            copied = text(page, "#refresh-token")
+            page.click("#refresh")
+            page.wait_for_selector("#refresh-notice")
+            check_fits(page, 390)
+            refresh_token_refused(server, copied)
+            # A grant revoked on the Connected apps page.
+            get_tokens_in(page, server.base_url)
+            page.click("#connected-apps-link")
+            page.wait_for_url("**/connected-apps#grant-*")
+            page.click("section.connected-app.current button.revoke")
+            page.wait_for_selector("#revoked-notice")
+            # The active grant, refreshed twice, held by the token page.
+            get_tokens_in(page, server.base_url)
+            for _ in range(2):
+                page.click("#refresh")
+                page.wait_for_selector("#refresh-notice")
+            page.click("#connected-apps-link")
+            page.wait_for_url("**/connected-apps#grant-*")
+            check_fits(page, 390)
+
+            assert page.locator("section.connected-app").count() == 1
+            assert page.locator("section.connected-app.current").count() == 1
+            reasons = page.locator("section.ended-app")
+            assert [reasons.nth(i).get_attribute("data-reason") for i in range(2)] == [
+                "user",
+                "reuse_detected",
+            ]  # the latest ended first
+            assert "You revoked it." in text(page, "[data-reason=user] .reason")
+            assert "Reuse detected" in text(
+                page, "[data-reason=reuse_detected] .reason"
+            )
+            # Phones get the narrow pictures, with the same segments.
+            narrow = page.locator(".picture-narrow svg.family-picture")
+            assert narrow.count() == 3 and narrow.first.is_visible()
+            assert not page.locator(".picture-wide svg").first.is_visible()
+
+            ARTIFACTS.mkdir(exist_ok=True)
+            shots = [ARTIFACTS] + ([Path(SCREENSHOTS)] if SCREENSHOTS else [])
+            for folder in shots:
+                folder.mkdir(parents=True, exist_ok=True)
+                page.screenshot(
+                    path=str(folder / "connected-apps-390.png"), full_page=True
+                )
+            page.set_viewport_size({"width": 1280, "height": 900})
+            check_fits(page, 1280)
+            assert page.locator(".picture-wide svg").first.is_visible()
+            for folder in shots:
+                page.screenshot(
+                    path=str(folder / "connected-apps-1280.png"), full_page=True
+                )
+            for path in ("/", "/tokens"):
+                page.goto(server.base_url + path)
+                check_fits(page, 1280)
+            assert missing == []
         finally:
             context.close()

@@ -97,6 +97,8 @@ def test_models_built_from_the_mixins_with_extra_columns(
             "tenant_access_token",
             "tenant_authorization_code",
             "oauth2_password_lockout",
+            "oauth2_registration_token",
+            "oauth2_registration_limit",
             "tenant_dpop_proof",
         }
     auth = {"Authorization": basic_auth(created.client_id, created.client_secret)}
@@ -180,6 +182,8 @@ def test_custom_password_lockout_model(
             "my_authorization_code",
             "my_password_lockout",
             "oauth2_dpop_proof",
+            "oauth2_registration_token",
+            "oauth2_registration_limit",
         }
         created = oauth.create_client(name="t", grant_types=["password"])
     auth = {"Authorization": basic_auth(created.client_id, created.client_secret)}

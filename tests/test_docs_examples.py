@@ -17,11 +17,17 @@ an empty directory with this virtualenv's ``python``, ``flask`` and
 Two comments of MyST (lines starting with ``%``, not rendered) say more about
 the block that follows them:
 
-* ``% test: skip`` — not run here (``pip install``: the package is already
-  installed in this virtualenv, and CI reaches no index but its own);
+* ``% test: skip`` — not run here (the Testing page's ``pip install
+  pytest pytest-flask``: this virtualenv has them);
 * ``% test: server`` — a server that a reader starts in another terminal: run
   in the background on a free port, and waited for. ``127.0.0.1:5000`` in the
   page's commands becomes that port.
+
+The Quickstart installs the package from a clone of the repository in
+``../flask-refreshgrant``: here, that path is this checkout, installed into
+the fresh virtualenv the page creates (which then comes first on ``PATH``);
+pip's cache and the package index pip is configured with provide the
+dependencies.
 
 Any other kind of block is an error, so a new example is either run or
 explicitly skipped. "Testing your app" runs next to the Quickstart's files.
@@ -33,6 +39,7 @@ import dataclasses
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -50,8 +57,12 @@ RUNNABLE = {"python", "sh"}
 OUTPUT = {"json", "text"}
 MARKS = {"skip", "server"}
 DOCUMENTED_PORT = "127.0.0.1:5000"
+#: Where the Quickstart expects the clone of the repository.
+DOCUMENTED_CHECKOUT = "../flask-refreshgrant"
+CHECKOUT = Path(__file__).resolve().parent.parent
 ELLIPSIS = "…"
-SCRIPT_TIMEOUT = 60
+#: Seconds for a whole page; the Quickstart's install step takes most of it.
+SCRIPT_TIMEOUT = 300
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,6 +192,7 @@ def script(steps: list[Step], port: int) -> tuple[str, dict[str, str]]:
             parts.append(f"python {name}")
             continue
         code = block.code.replace(DOCUMENTED_PORT, f"127.0.0.1:{port}")
+        code = code.replace(DOCUMENTED_CHECKOUT, shlex.quote(str(CHECKOUT)))
         if "server" in block.marks:
             parts.append(f"FLASK_RUN_PORT={port} {code.strip()} >server.log 2>&1 &")
             parts.append("server_pid=$!")
@@ -277,7 +289,21 @@ def run_page(page: Path, workdir: Path, files: dict[str, str]) -> None:
 
 
 def test_the_quickstart_runs_as_written(tmp_path: Path) -> None:
+    """From its install step (this checkout into a new virtualenv) on."""
     run_page(QUICKSTART, tmp_path, {})
+    installed = tmp_path / ".venv" / "bin" / "python"
+    where = subprocess.run(
+        [
+            str(installed),
+            "-c",
+            "import flask_refreshgrant; print(flask_refreshgrant.__file__)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path.parent,
+    ).stdout
+    assert where.startswith(str(tmp_path / ".venv")), where
 
 
 def test_the_testing_page_runs_as_written_next_to_the_quickstart(

@@ -4,7 +4,9 @@ tests/test_live_server.py runs it under gunicorn."""
 from __future__ import annotations
 
 import json
+import shlex
 import stat
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from example_app.database import database_url
-from example_app.models import User, db
+from example_app.demo import banner, demo_credentials
+from example_app.models import DemoCredentials, User, db, oauth
 from flask_refreshgrant import RefreshGrant
 from flask_refreshgrant.testing import MintedTokens
 
@@ -47,7 +50,11 @@ def test_first_start_seeds_and_prints_curl_commands(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     make_app()
-    banner = capsys.readouterr().out
+    printed = capsys.readouterr()
+    # Not a server's start (no gunicorn, no `flask run`): stderr, so that a
+    # command's stdout is only its own output.
+    assert printed.out == ""
+    banner = printed.err
     assert "demo user:     demo / demo" in banner
     assert "grant_type=refresh_token&refresh_token=" in banner
     assert "scope=PRODUCTION" in banner
@@ -59,7 +66,7 @@ def test_first_start_seeds_and_prints_curl_commands(
 
     # A second start finds everything in place: nothing seeded, nothing printed.
     app = make_app()
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr() == ("", "")
     assert json.loads(creds_file.read_text()) == creds
     with app.app_context():
         assert db.session.query(User).count() == 1
@@ -172,3 +179,70 @@ def test_api_me_with_tokens_from_the_testing_plugin(
         "client_id": tokens.client.client_id,
         "scope": "PRODUCTION",
     }
+
+
+def test_starts_with_other_supported_scopes(make_app: Callable[..., Flask]) -> None:
+    """``FLASK_OAUTH2_SCOPES_SUPPORTED='["read", "write"]'`` used to stop the
+    app: the demo client's scopes join the list instead."""
+    app = make_app({"TESTING": True, "OAUTH2_SCOPES_SUPPORTED": ["read", "write"]})
+    assert app.config["OAUTH2_SCOPES_SUPPORTED"] == [
+        "read",
+        "write",
+        "PRODUCTION",
+        "SANDBOX",
+    ]
+    response = app.test_client().post(
+        "/oauth2/token",
+        data={
+            "grant_type": "password",
+            "username": "demo",
+            "password": "demo",
+            "scope": "PRODUCTION",
+        },
+        headers=demo_auth(app),
+    )
+    assert response.status_code == 200, response.json
+
+
+def test_a_space_separated_scope_list_gets_the_demo_scopes_too(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app({"TESTING": True, "OAUTH2_SCOPES_SUPPORTED": "SANDBOX extra"})
+    assert app.config["OAUTH2_SCOPES_SUPPORTED"] == ["SANDBOX", "extra", "PRODUCTION"]
+
+
+def test_the_banner_calls_the_dpop_client_with_this_python(app: Flask) -> None:
+    """``python -m example_app.dpop_client`` failed in a shell without the
+    virtualenv: the banner names the interpreter that runs the app."""
+    with app.app_context():
+        text = banner(app)
+    (line,) = [line for line in text.splitlines() if "example_app.dpop_client" in line]
+    command = shlex.split(line)[0]
+    assert Path(command).resolve() == Path(sys.executable).resolve()
+    assert "/introspect" in text and "/revoke" in text
+
+
+def test_favicon(client: FlaskClient) -> None:
+    for path in ("/favicon.ico", "/favicon.svg"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert response.mimetype == "image/svg+xml"
+        assert response.data.startswith(b"<svg")
+    assert b'rel="icon"' in client.get("/login").data
+
+
+def test_a_database_seeded_before_keeps_its_demo_client(
+    example_instance: Path, make_app: Callable[..., Flask]
+) -> None:
+    """Before 0.2.0 the credentials were only in the instance folder: the
+    client they name is adopted, not replaced by a new one."""
+    first = make_app({"TESTING": True})
+    creds = json.loads((example_instance / "demo-client.json").read_text())
+    with first.app_context():
+        db.session.query(DemoCredentials).delete()
+        db.session.commit()
+    again = make_app({"TESTING": True})
+    with again.app_context():
+        assert demo_credentials(again) == creds
+        names = [c.name for c in oauth.list_clients()]
+    assert names == ["Demo client"]

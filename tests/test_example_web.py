@@ -13,9 +13,11 @@ import json
 import re
 import shlex
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,6 +27,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from example_app import connected_apps as connected_apps_page
 from example_app import create_app, models
 from example_app.demo import banner
 from example_app.demo_client import PENDING_KEY, TOKENS_KEY
@@ -36,6 +39,7 @@ from .conftest import basic_auth
 
 BASE_URL = "http://localhost"  # the test client's host
 INVALID_GRANT = "invalid_grant"
+DAY = 86400
 
 
 @pytest.fixture
@@ -772,8 +776,15 @@ def test_metadata_announces_the_authorization_endpoint(web_app: Flask) -> None:
 
 
 def segment_statuses(page: str) -> list[str]:
-    """The statuses of the token family picture's segments, in row order."""
-    return re.findall(r'class="segment" data-status="(\w+)"', page)
+    """The statuses of the token family pictures' segments, in row order (of
+    the wide pictures; each is drawn narrow for phones too)."""
+    wide = re.findall(r'<div class="picture-wide">(.*?)</svg>', page, re.S)
+    narrow = re.findall(r'<div class="picture-narrow">(.*?)</svg>', page, re.S)
+    statuses = [re.findall(r'class="segment" data-status="(\w+)"', p) for p in wide]
+    assert statuses == [
+        re.findall(r'class="segment" data-status="(\w+)"', p) for p in narrow
+    ]
+    return [status for picture in statuses for status in picture]
 
 
 def connected_apps(user: Browser) -> str:
@@ -795,12 +806,14 @@ def test_connected_apps_sends_an_anonymous_visitor_to_log_in_and_back(
 
 def test_connected_apps_shows_the_grant_and_its_token_family(user: Browser) -> None:
     page = user.get_tokens()
-    assert 'href="/connected-apps"' in page  # linked from the token page
     for _ in range(2):
         user.press_refresh(page)
         page = page_text(user.client.get("/tokens"))
     shown = connected_apps(user)
-    assert shown.count('class="connected-app"') == 1
+    (grant_id,) = re.findall(r'data-grant-id="([0-9a-f]+)"', shown)
+    # Linked from the token page, to this grant.
+    assert f'href="/connected-apps#grant-{grant_id}"' in page
+    assert shown.count('class="connected-app current"') == 1
     assert '<h2 class="client-name">Demo client</h2>' in shown
     assert "<code>PRODUCTION</code> <code>SANDBOX</code>" in shown
     assert "(2 refreshes so far)" in shown
@@ -854,3 +867,86 @@ def test_a_user_cannot_revoke_someone_elses_grant(
     )
     assert response.status_code == 404
     assert segment_statuses(connected_apps(user)) == ["live"]
+
+
+def ended(page: str) -> dict[str, str]:
+    """The ended grants on the page: grant id → reason (``data-reason``)."""
+    return dict(
+        re.findall(
+            r'class="ended-app[^"]*" id="grant-\w+" data-grant-id="(\w+)" '
+            r'data-reason="(\w+)"',
+            page,
+        )
+    )
+
+
+def test_a_grant_ended_by_reuse_detection_is_shown_with_why(user: Browser) -> None:
+    """SPEC §8: "why was I logged out?" — after reuse detection the grant
+    does not vanish: it is listed below the active ones, with the reason in
+    words and its picture (the reuse marked)."""
+    page = user.get_tokens()
+    stolen = by_id(page, "refresh-token")
+    user.press_refresh(page)
+    (grant_id,) = re.findall(r'data-grant-id="([0-9a-f]+)"', connected_apps(user))
+    # A copy of the first refresh token is used after the rotation: reuse.
+    replay = user.token_endpoint(
+        {"grant_type": "refresh_token", "refresh_token": stolen}
+    )
+    assert replay.json is not None and replay.json["error"] == INVALID_GRANT
+    shown = connected_apps(user)
+    assert 'class="connected-app' not in shown
+    assert "No app is connected to your account." in shown
+    assert ended(shown) == {grant_id: "reuse_detected"}
+    assert "Ended in the last 30 days" in shown
+    assert "Reuse detected: a copy of a refresh token was used twice" in shown
+    assert segment_statuses(shown) == ["rotated", "revoked"]
+    assert "reuse-label" in shown  # the picture marks it
+    # Still the token page's grant (its tokens are the revoked ones).
+    assert 'class="ended-app current"' in shown
+
+
+def test_a_revoked_grant_is_shown_with_why(user: Browser) -> None:
+    user.get_tokens()
+    shown = connected_apps(user)
+    (grant_id,) = re.findall(r'data-grant-id="([0-9a-f]+)"', shown)
+    user.submit(shown, f"/connected-apps/{grant_id}/revoke")
+    after = connected_apps(user)
+    assert ended(after) == {grant_id: "user"}
+    assert "You revoked it." in after
+    # Ended grants have no Revoke button.
+    assert f"/connected-apps/{grant_id}/revoke" not in after
+
+
+def test_grants_newest_first_and_the_token_pages_grant_marked(user: Browser) -> None:
+    """Each "Get tokens through the UI" makes a grant: newest first, and the
+    one the token page holds is marked and linked."""
+    user.get_tokens()
+    first = re.findall(r'data-grant-id="([0-9a-f]+)"', connected_apps(user))
+    page = user.get_tokens()
+    shown = connected_apps(user)
+    listed = re.findall(r'data-grant-id="([0-9a-f]+)"', shown)
+    assert len(listed) == 2 and listed[1] == first[0]
+    newest = listed[0]
+    assert f'href="/connected-apps#grant-{newest}"' in page
+    assert re.findall(r'class="connected-app current" id="grant-(\w+)"', shown) == [
+        newest
+    ]
+    assert shown.count("belong to this grant") == 1
+
+
+def test_ended_grants_leave_the_page_after_30_days(
+    user: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user.get_tokens()
+    shown = connected_apps(user)
+    (grant_id,) = re.findall(r'data-grant-id="([0-9a-f]+)"', shown)
+    user.submit(shown, f"/connected-apps/{grant_id}/revoke")
+    real = time.time
+    monkeypatch.setattr(
+        connected_apps_page, "time", SimpleNamespace(time=lambda: real() + 29 * DAY)
+    )
+    assert ended(connected_apps(user)) == {grant_id: "user"}
+    monkeypatch.setattr(
+        connected_apps_page, "time", SimpleNamespace(time=lambda: real() + 31 * DAY)
+    )
+    assert ended(connected_apps(user)) == {}

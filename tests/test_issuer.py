@@ -120,15 +120,30 @@ def issuer_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if "OAUTH2_ISSUER" in r.getMessage()]
 
 
-def test_unset_issuer_outside_debug_and_testing_logs_a_warning(
+def test_unset_issuer_warns_once_when_a_request_first_needs_it(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """Not at init_app (every ``flask …`` command, ``--help`` included,
+    creates the app): when the server first takes the issuer from a
+    request's Host header, and then never again."""
     caplog.set_level(logging.WARNING)
-    init(Flask("production"))
+    app = Flask("production")
+    init(app)
+    assert issuer_warnings(caplog) == []
+    client = app.test_client()
+    assert client.get("/.well-known/oauth-authorization-server").status_code == 200
     (warning,) = issuer_warnings(caplog)
     assert "Host header" in warning
     record = next(r for r in caplog.records if "OAUTH2_ISSUER" in r.getMessage())
     assert record.levelno == logging.WARNING and record.name == "production"
+    for _ in range(3):
+        client.get("/.well-known/oauth-authorization-server")
+    assert len(issuer_warnings(caplog)) == 1
+    # Each app warns for itself.
+    other = Flask("production")
+    init(other)
+    other.test_client().get("/.well-known/oauth-authorization-server")
+    assert len(issuer_warnings(caplog)) == 2
 
 
 @pytest.mark.parametrize("config", ["TESTING", "DEBUG", "OAUTH2_ISSUER"])
@@ -141,4 +156,5 @@ def test_no_issuer_warning_in_debug_testing_or_when_set(
         "https://auth.example.com" if config == "OAUTH2_ISSUER" else True
     )
     init(app)
+    app.test_client().get("/.well-known/oauth-authorization-server")
     assert issuer_warnings(caplog) == []

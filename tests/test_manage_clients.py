@@ -42,6 +42,8 @@ CLIENT_KEYS = {
     "public",
     "created_at",
     "previous_secret_expires_at",
+    "registered_by",
+    "serves_resources",
     *SETTING_NAMES,
 }
 
@@ -544,5 +546,5 @@ def test_the_cli_page_documents_every_command() -> None:
         return found
 
     commands = paths(oauth2_cli_group, "flask oauth2")
-    assert len(commands) == 11
+    assert len(commands) == 12
     assert [c for c in commands if c not in readme] == []

@@ -279,7 +279,11 @@ def test_grants_revoke_on_the_command_line(harness: Harness) -> None:
     grant_id = only_grant_id(harness)
     with listen_to(signals.token_revoked) as sent:
         result = oauth2_json(harness, "grants", "revoke", grant_id)
-    assert result == {"grant_id": grant_id, "revoked_tokens": 2}
+    assert result == {
+        "grant_id": grant_id,
+        "revoked_tokens": 2,
+        "already_revoked": False,
+    }
     assert sent == [
         {
             "client_id": client.client_id,
@@ -290,11 +294,20 @@ def test_grants_revoke_on_the_command_line(harness: Harness) -> None:
     ]
     assert harness.refresh(client, first["refresh_token"]).json == INVALID_REFRESH
     assert revoked_reason(harness) == "cli"
-    # Again: nothing left to revoke, no signal.
+    # Again: it says so, changes nothing (the reason stays), sends no signal.
     with listen_to(signals.token_revoked) as again:
         text = oauth2_cli(harness, "grants", "revoke", grant_id)
-    assert text.stdout == f"revoked grant {grant_id}: 0 tokens\n"
+        as_json = oauth2_json(harness, "grants", "revoke", grant_id)
+    assert text.exit_code == 0
+    assert text.stdout.startswith(f"grant {grant_id} was already revoked at ")
+    assert text.stdout.endswith(" UTC (cli); nothing to revoke\n")
+    assert as_json == {
+        "grant_id": grant_id,
+        "revoked_tokens": 0,
+        "already_revoked": True,
+    }
     assert again == []
+    assert revoked_reason(harness) == "cli"
 
 
 def test_revoke_grant_from_python_records_user(harness: Harness) -> None:

@@ -237,7 +237,7 @@ def test_concurrent_failures_lose_no_count(harness: Harness) -> None:
         try:
             with harness.app.app_context():
                 barrier.wait(timeout=30)
-                store.count_failure(
+                store.count_attempt(
                     token_digest("alice"),
                     now=int(harness.clock.now),
                     max_failures=1000,
@@ -256,6 +256,46 @@ def test_concurrent_failures_lose_no_count(harness: Harness) -> None:
     assert errors == []
     (row,) = lockout_rows(harness)
     assert row["failures"] == threads_count
+
+
+def test_a_burst_of_check_password_calls_checks_at_most_max_failures(
+    harness: Harness,
+) -> None:
+    """SPEC §13: the attempt is counted before ``verify`` runs, so of 24
+    simultaneous calls (23 wrong, then the right one) at most 5 passwords
+    are checked, and the right one passes only if it was one of them."""
+    burst = 24
+    passwords = [f"guess-{index}" for index in range(burst - 1)] + ["wonderland"]
+    barrier = threading.Barrier(burst)
+    verified: list[str] = []
+    results: dict[int, Any] = {}
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        password = passwords[index]
+
+        def verify() -> str | None:
+            verified.append(password)
+            return "alice" if password == "wonderland" else None
+
+        try:
+            with harness.app.test_request_context():
+                barrier.wait(timeout=30)
+                results[index] = harness.oauth.check_password("alice", verify)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(burst)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(verified) <= 5, verified
+    accepted = [i for i, result in results.items() if result.user is not None]
+    assert accepted == ([burst - 1] if "wonderland" in verified else [])
+    if "wonderland" not in verified:
+        assert results[burst - 1].locked
 
 
 def test_purge_deletes_only_records_that_would_count_from_zero(

@@ -217,6 +217,8 @@ def test_introspecting_an_access_token(harness: Harness) -> None:
         "username": "alice",
         "iat": START,
         "exp": START + 3600,
+        # No resource named: the default audience, the issuer (RFC 8707).
+        "aud": "http://localhost",
     }
 
 

@@ -91,6 +91,8 @@ def test_tables_are_named_oauth2(harness: Harness) -> None:
         "oauth2_authorization_code",
         "oauth2_password_lockout",
         "oauth2_dpop_proof",
+        "oauth2_registration_token",
+        "oauth2_registration_limit",
     }
 
 

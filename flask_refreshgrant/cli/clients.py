@@ -4,12 +4,12 @@ layer over :mod:`..management.operations` (SPEC §7.1)."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 import click
 from flask.cli import AppGroup
 
+from ..coercion import TEN_YEARS
 from ..config import PER_CLIENT_SETTINGS
 from ..management import operations
 from ..management.registration import GRANT_TYPES
@@ -22,6 +22,7 @@ from .common import (
     json_option,
     operator_errors,
     per_client_options,
+    setting_text,
     when,
 )
 
@@ -34,15 +35,15 @@ def _echo_client(record: ClientRecord) -> None:
         ("client_id", record.client_id),
         ("name", record.name),
         ("type", "public" if record.public else "confidential"),
-        ("grant_types", " ".join(record.grant_types)),
+        ("grant_types", ",".join(record.grant_types)),
         ("scope", record.scope),
-        ("redirect_uris", " ".join(record.redirect_uris) or "-"),
+        ("redirect_uris", ",".join(record.redirect_uris) or "-"),
         ("created_at", when(record.created_at)),
     ]
     for name, value in record.settings.items():
-        # As --json writes them: 86400, true, null.
-        inherited = f"inherits (app: {json.dumps(getattr(policy, name))})"
-        fields.append((name, inherited if value is None else json.dumps(value)))
+        # As the configuration page writes them: 86400, True, None.
+        inherited = f"inherits (app: {setting_text(getattr(policy, name))})"
+        fields.append((name, inherited if value is None else setting_text(value)))
     if record.previous_secret_expires_at is not None:
         fields.append(
             ("old secret accepted until", when(record.previous_secret_expires_at))
@@ -156,7 +157,7 @@ def update_client(
 @click.argument("client_id")
 @click.option(
     "--keep-old-for",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=TEN_YEARS),
     default=0,
     show_default=True,
     metavar="SECONDS",

@@ -4,6 +4,7 @@ one JSON document or a readable table, and errors as one line on stderr."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -44,7 +45,25 @@ def json_option(command: _Command) -> _Command:
 
 
 def echo_json(document: Any) -> None:
+    """Every ``--json`` command prints its one document the same way."""
     click.echo(json.dumps(document, indent=2))
+
+
+#: C0 and C1 control characters and DEL: a CR or LF in a client name must not
+#: forge a row of a table, nor an escape sequence drive the terminal.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with each control character written as a Python escape
+    (``\\r``, ``\\n``, ``\\x1b``): text output shows it, never obeys it."""
+    return _CONTROL_CHARACTER.sub(lambda match: repr(match.group())[1:-1], text)
+
+
+def setting_text(value: object) -> str:
+    """A setting's value as the configuration page writes it: ``None``,
+    ``True``, ``86400``."""
+    return str(value)
 
 
 @contextmanager
@@ -69,20 +88,16 @@ def when(epoch: int | None, none: str = "-") -> str:
 
 def echo_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Columns padded to their widest cell."""
-    widths = [
-        max(len(str(cell)) for cell in column)
-        for column in zip(headers, *rows, strict=True)
-    ]
-    for line in (headers, *rows):
+    lines = [[printable(str(cell)) for cell in line] for line in (headers, *rows)]
+    widths = [max(len(cell) for cell in column) for column in zip(*lines, strict=True)]
+    for line in lines:
         click.echo(
-            "  ".join(
-                str(c).ljust(w) for c, w in zip(line, widths, strict=True)
-            ).rstrip()
+            "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
         )
 
 
 def echo_fields(fields: Sequence[tuple[str, str]]) -> None:
-    """``name: value`` lines, values aligned."""
+    """``name: value`` lines, values aligned (control characters escaped)."""
     width = max(len(name) for name, _ in fields) + 1
     for name, value in fields:
-        click.echo(f"{name + ':':<{width}} {value}")
+        click.echo(f"{name + ':':<{width}} {printable(value)}")

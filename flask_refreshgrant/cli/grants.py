@@ -24,6 +24,14 @@ grants_cli = AppGroup(
 )
 
 
+def _expires(record: GrantRecord) -> str:
+    """When its refresh token expires; nothing for a revoked grant (its last
+    token's expiry no longer means anything)."""
+    if record.status == "revoked":
+        return "-"
+    return when(record.expires_at, "never")
+
+
 def _grant_fields(record: GrantRecord) -> list[tuple[str, str]]:
     return [
         ("grant_id", record.grant_id),
@@ -34,7 +42,7 @@ def _grant_fields(record: GrantRecord) -> list[tuple[str, str]]:
         ("created_at", when(record.created_at)),
         ("last_refreshed_at", when(record.last_refreshed_at, "never")),
         ("refresh_count", str(record.refresh_count)),
-        ("expires_at", when(record.expires_at, "never")),
+        ("expires_at", _expires(record)),
     ]
 
 
@@ -82,7 +90,7 @@ def list_grants(
                 when(r.created_at),
                 when(r.last_refreshed_at, "never"),
                 str(r.refresh_count),
-                when(r.expires_at, "never"),
+                _expires(r),
             )
             for r in records
         ],
@@ -126,10 +134,26 @@ def show_grant(grant_id: str, as_json: bool) -> None:
 @click.argument("grant_id")
 @json_option
 def revoke_grant(grant_id: str, as_json: bool) -> None:
-    """Revoke the grant's refresh and access tokens (reason: cli)."""
+    """Revoke the grant's refresh and access tokens (reason: cli). A grant
+    that was revoked already stays as it was (exit status 0)."""
     with operator_errors():
-        revoked = operations.revoke_grant(state(), grant_id, reason=reasons.CLI)
+        before = operations.grant_history(state(), grant_id)
+        revoked = 0
+        if before.revoked_at is None:
+            revoked = operations.revoke_grant(state(), grant_id, reason=reasons.CLI)
+    already = before.revoked_at is not None
     if as_json:
-        echo_json({"grant_id": grant_id, "revoked_tokens": revoked})
+        echo_json(
+            {
+                "grant_id": grant_id,
+                "revoked_tokens": revoked,
+                "already_revoked": already,
+            }
+        )
+    elif already:
+        click.echo(
+            f"grant {grant_id} was already revoked at {when(before.revoked_at)} "
+            f"({before.revoked_reason}); nothing to revoke"
+        )
     else:
         click.echo(f"revoked grant {grant_id}: {revoked} tokens")

@@ -6,26 +6,28 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 import click
 from flask.cli import AppGroup
 
 from .. import reasons, signals
+from ..coercion import TEN_YEARS
 from ..errors import ClientRegistrationError
 from ..management import operations
 from ..management.registration import GRANT_TYPES
 from ..server.state import state
 from .audit import audit
 from .clients import clients_cli
-from .common import per_client_options
+from .common import echo_json, per_client_options
 from .grants import grants_cli
+from .registration import registration_token_cli
 
 oauth2_cli = AppGroup("oauth2", help="Manage OAuth 2.0 clients and tokens.")
 oauth2_cli.add_command(clients_cli)
 oauth2_cli.add_command(grants_cli)
 oauth2_cli.add_command(audit)
+oauth2_cli.add_command(registration_token_cli)
 
 
 @oauth2_cli.command("create-client")
@@ -43,6 +45,13 @@ oauth2_cli.add_command(audit)
 @click.option(
     "--public", is_flag=True, help="A public client: no secret, always rotates."
 )
+@click.option(
+    "--serves-resource",
+    "serves_resources",
+    multiple=True,
+    help="A resource (RFC 8707) this client serves as a resource server: it "
+    "may introspect access tokens for it. Repeatable.",
+)
 @per_client_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def create_client(
@@ -51,6 +60,7 @@ def create_client(
     scope: str,
     redirect_uris: tuple[str, ...],
     public: bool,
+    serves_resources: tuple[str, ...],
     as_json: bool,
     **settings: Any,
 ) -> None:
@@ -63,13 +73,14 @@ def create_client(
             scope=scope,
             redirect_uris=redirect_uris,
             public=public,
+            serves_resources=serves_resources,
             **{key: value for key, value in settings.items() if value is not None},
         )
     except ClientRegistrationError as error:
         # One line ("Error: …") and exit status 1; nothing was stored.
         raise click.ClickException(str(error)) from None
     if as_json:
-        click.echo(json.dumps(dataclasses.asdict(created)))
+        echo_json(dataclasses.asdict(created))
         return
     click.echo(f"client_id:     {created.client_id}")
     if created.client_secret is None:
@@ -82,7 +93,7 @@ def create_client(
 @oauth2_cli.command("purge")
 @click.option(
     "--older-than",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=TEN_YEARS),
     default=0,
     show_default=True,
     help="Keep tokens that expired or were revoked less than this many seconds ago.",
@@ -101,7 +112,8 @@ def purge(older_than: int) -> None:
         f"{counts.authorization_codes} authorization codes; "
         f"cleared {counts.replays} grace-period replay copies"
         f" and {counts.password_lockouts} stale password lock records; "
-        f"forgot {counts.dpop_proofs} used DPoP proofs"
+        f"forgot {counts.dpop_proofs} used DPoP proofs; "
+        f"deleted {counts.dynamic_clients} unused dynamic clients"
     )
 
 

@@ -6,6 +6,7 @@
 * :mod:`.nonces` — stateless server nonces (RFC 9449 §8, §9).
 
 Imports: :mod:`..store` (the proof replay store), ``config``, ``errors``,
-``security``, ``signals``. :mod:`.jws` imports nothing of ours but
-``errors``, so ``config`` may read its list of algorithms.
+``security``, ``signals``, ``bounded_json``. :mod:`.jws` imports nothing of
+ours but ``errors`` and ``bounded_json``, so ``config`` may read its list of
+algorithms.
 """

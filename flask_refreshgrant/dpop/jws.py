@@ -3,18 +3,20 @@ proof's JWS, import its public key, check its signature, and compute the
 key's RFC 7638 thumbprint — all through joserfc, no hand-written JWS. Also
 which algorithms ``OAUTH2_DPOP_SIGNING_ALG_VALUES`` may name.
 
-joserfc comes with the ``dpop`` extra (``pip install
-'flask-refreshgrant[dpop]'``). Without it, :data:`AVAILABLE` is ``False`` and
-DPoP is off; :mod:`.proofs` says so where a setting needs it.
+joserfc is a dependency of the package (and of Authlib). Should an
+environment lack it all the same, :data:`AVAILABLE` is ``False`` and DPoP
+is off; :mod:`.proofs` says so where a setting needs it.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
-import json
 from functools import lru_cache
 from typing import Any
 
+from .. import bounded_json
 from ..errors import ConfigurationError
 
 try:
@@ -98,6 +100,13 @@ def _registry(algorithms: tuple[str, ...]) -> Any:
     return _ProofRegistry(algorithms=algorithms, strict_check_header=False)
 
 
+def registry_for(algorithms: tuple[str, ...]) -> Any:
+    """joserfc's JWS registry for ``algorithms`` as proofs use it (no
+    warning for an algorithm the operator chose); the resource server
+    checks JWT access tokens with it too."""
+    return _registry(algorithms)
+
+
 def _public_key(value: object) -> Any:
     """The public key of a ``jwk`` header: asymmetric, public members only."""
     if not isinstance(value, dict):
@@ -144,6 +153,27 @@ def _cached_key(header: _Header) -> tuple[Any, str]:
     return key, key.thumbprint()
 
 
+def _check_json_bounds(value: str) -> None:
+    """Refuse a proof whose header or claims are JSON nested deeper than 32
+    levels or larger than 8 KiB (SPEC §13) before anything parses them:
+    :func:`json.loads` recurses per level, and a header nested a thousand
+    deep raised ``RecursionError`` inside joserfc."""
+    segments = value.split(".")
+    if len(segments) != 3:
+        raise ProofSignatureError("The DPoP proof is not a JWT.")
+    for segment, what in zip(segments[:2], ("header", "claims"), strict=False):
+        try:
+            data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        except (binascii.Error, ValueError) as error:
+            raise ProofSignatureError("The DPoP proof is not a JWT.") from error
+        try:
+            bounded_json.check(data)
+        except bounded_json.JSONLimitError as error:
+            raise ProofSignatureError(
+                f"The {what} of the DPoP proof is too large or too deeply nested."
+            ) from error
+
+
 def verify(value: str, algorithms: tuple[str, ...]) -> SignedProof:
     """Check the JWS of a DPoP proof (RFC 9449 §4.3, checks 2 to 6): a
     compact JWS of type ``dpop+jwt`` signed with an algorithm of
@@ -153,6 +183,7 @@ def verify(value: str, algorithms: tuple[str, ...]) -> SignedProof:
     """
     if len(value) > MAX_PROOF_LENGTH or not value.isascii():
         raise ProofSignatureError("The DPoP proof is not a JWT.")
+    _check_json_bounds(value)
     registry = _registry(algorithms)
     try:
         signed = jws.extract_compact(value.encode("ascii"), registry=registry)
@@ -175,8 +206,8 @@ def verify(value: str, algorithms: tuple[str, ...]) -> SignedProof:
     if not valid:
         raise ProofSignatureError("The signature of the DPoP proof is invalid.")
     try:
-        claims = json.loads(signed.payload)
-    except (ValueError, UnicodeDecodeError) as error:
+        claims = bounded_json.loads(signed.payload)
+    except bounded_json.JSONLimitError as error:
         raise ProofSignatureError("The DPoP proof has no JSON claims.") from error
     if not isinstance(claims, dict):
         raise ProofSignatureError("The DPoP proof has no JSON claims.")

@@ -42,7 +42,11 @@ FUTURE_SKEW = 5
 #: Longest ``jti`` accepted.
 MAX_JTI_LENGTH = 256
 #: What the extra that brings joserfc is called, for error messages.
-INSTALL_HINT = "pip install 'flask-refreshgrant[dpop]'"
+INSTALL_HINT = "pip install 'joserfc>=1.6'"
+
+
+#: The description of a proof presented again.
+_REPLAYED = "This DPoP proof has been used before."
 
 
 class InvalidDPoPProofError(OAuth2Error):  # type: ignore[misc]
@@ -104,12 +108,19 @@ def challenge(algorithms: tuple[str, ...], error: OAuth2Error | None = None) -> 
 
 @dataclasses.dataclass(frozen=True)
 class Proof:
-    """A request's accepted proof of possession."""
+    """A request's accepted proof of possession, its ``jti`` not yet
+    recorded: :meth:`DPoP.remember_token_request_proof` and
+    :meth:`DPoP.remember_resource_proof` record it once the request has
+    passed the checks that cost a caller something (issue 19: anonymous
+    proofs filled the replay table)."""
 
     #: The JWK SHA-256 thumbprint of the key (RFC 7638).
     jkt: str
     #: A newer nonce than the proof's, for ``DPoP-Nonce`` on success.
     next_nonce: str | None = None
+    #: The digest of key and ``jti`` the replay store keeps, and until when.
+    seen: str = ""
+    seen_until: int = 0
 
 
 class _Refused(Exception):
@@ -219,7 +230,8 @@ class DPoP:
 
     def token_request_proof(self, request: Request) -> Proof | None:
         """The token request's proof, ``None`` without a ``DPoP`` header (or
-        with DPoP off: the header is ignored and tokens are bearer tokens).
+        with DPoP off: the header is ignored and tokens are bearer tokens);
+        its ``jti`` is recorded later (:meth:`remember_token_request_proof`).
 
         :raises InvalidDPoPProofError: a proof that does not pass.
         :raises UseDPoPNonceError: a proof without the current nonce.
@@ -252,6 +264,24 @@ class DPoP:
                 self.algorithms,
                 refused.nonce or None,
             ) from None
+
+    def remember_token_request_proof(self, proof: Proof) -> None:
+        """Record the ``jti`` of a token request's proof, once the client
+        has authenticated (RFC 9449 §11.1: each proof is accepted once).
+
+        :raises InvalidDPoPProofError: the proof was used before.
+        """
+        if not self._record(proof):
+            raise InvalidDPoPProofError(_REPLAYED)
+
+    def remember_resource_proof(self, proof: Proof) -> None:
+        """Record the ``jti`` of a resource request's proof, once it came
+        with a live access token bound to its key.
+
+        :raises DPoPChallenge: the proof was used before.
+        """
+        if not self._record(proof):
+            raise DPoPChallenge("invalid_dpop_proof", _REPLAYED, self.algorithms)
 
     def current_nonce(self) -> str | None:
         """The nonce to hand out now, if nonces are required."""
@@ -293,10 +323,16 @@ class DPoP:
                 and hmac.compare_digest(ath, access_token_hash(access_token))
             ):
                 raise _Refused("The ath of the DPoP proof does not match the token.")
-        seen = token_digest(f"{signed.jkt}.{jti}")
-        if not self.replays.record(seen, expires_at=int(iat) + self.max_age + 1):
-            raise _Refused("This DPoP proof has been used before.")
-        return Proof(jkt=signed.jkt, next_nonce=next_nonce)
+        return Proof(
+            jkt=signed.jkt,
+            next_nonce=next_nonce,
+            seen=token_digest(f"{signed.jkt}.{jti}"),
+            seen_until=int(iat) + self.max_age + 1,
+        )
+
+    def _record(self, proof: Proof) -> bool:
+        """Record the proof's ``jti``; ``False`` if it was recorded before."""
+        return self.replays.record(proof.seen, expires_at=proof.seen_until)
 
     def _check_nonce(self, nonce: object, now: int) -> str | None:
         """The nonce to hand back, if it is newer than the proof's."""

@@ -1,5 +1,7 @@
 """What the blueprint routes to, besides the grants.
 
+* :mod:`.request_body` — every body read whole, or refused when over
+  ``OAUTH2_MAX_BODY_BYTES`` (never cut);
 * :mod:`.token_request` — a token request read as RFC 6749 wants it (POST
   body only, no repeated parameters, HTTP Basic credentials);
 * :mod:`.revocation` (RFC 7009) and :mod:`.introspection` (RFC 7662), with

@@ -27,6 +27,7 @@ from flask import request as flask_request
 from flask.typing import ResponseReturnValue
 
 from ..grants.protocols import ConsentServer
+from ..grants.resources import authorization_request_resources
 
 
 class AuthorizationRequest:
@@ -52,6 +53,12 @@ class AuthorizationRequest:
     def scopes(self) -> list[str]:
         """The scopes the client asked for (its registered ones if it asked none)."""
         return str(self._grant.request.scope or "").split()
+
+    @property
+    def resources(self) -> list[str]:
+        """The resources (RFC 8707) the tokens will be for; empty: the
+        server's default audience."""
+        return list(authorization_request_resources(self._grant.request))
 
     @property
     def redirect_uri(self) -> str:

@@ -8,12 +8,15 @@ from typing import Any, ClassVar
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 
 from ..grants import lifetimes
+from ..grants.resources import audience_of
 from ..models import ClientMixin, RefreshTokenMixin
+from ..resource_uris import audience_claim, split
 from .token_lookup import Token, TokenLookup
 
 
 class IntrospectionEndpoint(TokenLookup, _IntrospectionEndpoint):  # type: ignore[misc]
-    """``POST {prefix}/introspect``: a client sees only its own tokens; a
+    """``POST {prefix}/introspect``: a client sees only its own tokens, and
+    a resource server client the access tokens for its resources; a
     refresh token reports its own status and expiry, not its access token's."""
 
     CLIENT_AUTH_METHODS: ClassVar[list[str]] = [
@@ -22,7 +25,17 @@ class IntrospectionEndpoint(TokenLookup, _IntrospectionEndpoint):  # type: ignor
     ]
 
     def check_permission(self, token: Token, client: ClientMixin, request: Any) -> bool:
-        return token.check_client(client)
+        """Its own tokens; and a resource server client (``served_resources``)
+        the access tokens whose audience names a resource it serves (RFC
+        7662 §4)."""
+        if token.check_client(client):
+            return True
+        served = split(client.served_resources)
+        if not served or isinstance(token, RefreshTokenMixin):
+            return False
+        return bool(
+            set(served) & set(audience_of(self.server.settings, token.audience))
+        )
 
     def create_introspection_payload(self, token: Token | None) -> dict[str, Any]:
         if token is None or token.is_revoked():
@@ -51,6 +64,10 @@ class IntrospectionEndpoint(TokenLookup, _IntrospectionEndpoint):  # type: ignor
         }
         if expires_at is not None:
             payload["exp"] = expires_at
+        if not isinstance(token, RefreshTokenMixin):
+            # RFC 8707: the resources the token is for (RFC 7662 ``aud``).
+            audience = audience_of(self.server.settings, token.audience)
+            payload["aud"] = audience_claim(audience)
         if token.dpop_jkt is not None:
             payload["cnf"] = {"jkt": token.dpop_jkt}  # RFC 9449 §6.2
         if token.user_id is not None:

@@ -20,9 +20,6 @@ from werkzeug.datastructures import MultiDict
 
 from ..dpop.proofs import Proof
 
-#: Largest token request body accepted; real ones are a few hundred bytes.
-MAX_TOKEN_REQUEST_BYTES = 16 * 1024
-
 #: Parameters that must never travel in the URL of a token request.
 _BODY_ONLY_PARAMETERS = frozenset(
     {
@@ -41,6 +38,10 @@ _BODY_ONLY_PARAMETERS = frozenset(
         "token",
     }
 )
+
+
+#: Parameters a token request may repeat: ``resource`` (RFC 8707 §2).
+_REPEATABLE_PARAMETERS = frozenset({"resource"})
 
 
 class BodyOnlyPayload(FlaskOAuth2Payload):  # type: ignore[misc]
@@ -81,15 +82,38 @@ def uses_basic(headers: Any) -> bool:
     return bool(scheme.lower() == "basic")
 
 
+def _form_decoded(value: str) -> str | None:
+    """``value`` with ``application/x-www-form-urlencoded`` decoding undone
+    (``+`` is a space, ``%XX`` a byte, the bytes UTF-8); ``None`` if the
+    bytes are not UTF-8 or hold a NUL."""
+    try:
+        decoded = unquote_to_bytes(value.replace("+", " ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return None if "\x00" in decoded else decoded
+
+
 def basic_credentials(header: str) -> tuple[str, str] | None:
-    """Decode ``Basic base64(id:secret)`` strictly; ``None`` if it is malformed."""
+    """Decode ``Basic base64(id:secret)`` strictly; ``None`` if it is malformed.
+
+    RFC 6749 §2.3.1: the client encodes the id and the secret with
+    ``application/x-www-form-urlencoded`` before joining them with ``:``, so
+    the server splits at the first ``:`` and then form-decodes each part.
+    Credentials sent unencoded read the same as long as they hold neither
+    ``%`` nor ``+`` — which every generated id (hex) and secret
+    (``[A-Za-z0-9_-]``) does.
+    """
     _scheme, _, value = header.partition(" ")
     try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        joined = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
-    client_id, sep, secret = decoded.partition(":")
-    if not sep or not client_id or "\x00" in decoded:
+    encoded_id, sep, encoded_secret = joined.partition(":")
+    if not sep or "\x00" in joined:
+        return None
+    client_id = _form_decoded(encoded_id)
+    secret = _form_decoded(encoded_secret)
+    if not client_id or secret is None:
         return None
     return client_id, secret
 
@@ -122,9 +146,11 @@ def check_form_request(request: Request) -> None:
     form = request.form
     for name in form:
         values = form.getlist(name)
-        if len(values) > 1:
+        if len(values) > 1 and name not in _REPEATABLE_PARAMETERS:
             raise InvalidRequestError(f"Repeated {_quoted(name)}.")
-        if _CONTROL_CHARACTER.search(values[0]) or _CONTROL_CHARACTER.search(name):
+        if any(_CONTROL_CHARACTER.search(v) for v in values) or (
+            _CONTROL_CHARACTER.search(name)
+        ):
             raise InvalidRequestError(f"Invalid characters in {_quoted(name)}.")
     if "Authorization" in request.headers and "client_secret" in form:
         raise InvalidRequestError("Use one client authentication method only.")

@@ -13,6 +13,7 @@ from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from ..config import TokenPolicy
 from ..dpop.proofs import InvalidDPoPProofError, Proof
 from ..models import ClientMixin
+from . import resources
 from .issuing import finish_new_grant
 from .protocols import GrantServer
 
@@ -41,7 +42,14 @@ class GrantMixin:
         self.request.client = client
         if self.policy.dpop_bound_access_tokens and self.request.dpop is None:
             raise InvalidDPoPProofError("This client must send a DPoP proof.")
+        # RFC 8707: before anything is read or written for the grant.
+        resources.check_named(self.named_resources, self.server.settings)
         return client
+
+    @property
+    def named_resources(self) -> tuple[str, ...]:
+        """The token request's ``resource`` parameters (RFC 8707)."""
+        return resources.token_request_resources(self.request)
 
     @property
     def proof(self) -> Proof | None:
@@ -94,6 +102,7 @@ class GrantMixin:
         password and client credentials grants)."""
         user = self.request.user
         access_token_jkt, refresh_token_jkt = self.new_grant_bindings()
+        targets = resources.for_new_grant(self.named_resources)
         finish_new_grant(
             token,
             policy=self.policy,
@@ -104,4 +113,6 @@ class GrantMixin:
             store=self.server.store.issue_new_grant,
             access_token_jkt=access_token_jkt,
             refresh_token_jkt=refresh_token_jkt,
+            audience=targets.audience,
+            resources=targets.grant,
         )

@@ -60,10 +60,18 @@ def requested_scope(scope: str | None) -> str:
     return " ".join(sorted(set((scope or "").split())))
 
 
-def seal(secret_key: object, response: dict[str, Any], *, scope: str | None) -> str:
-    """Encrypt a token response for later replay, with the ``scope``
-    parameter of the request it answers."""
-    sealed = {"response": response, "scope": requested_scope(scope)}
+def seal(
+    secret_key: object,
+    response: dict[str, Any],
+    *,
+    scope: str | None,
+    resource: tuple[str, ...] = (),
+) -> str:
+    """Encrypt a token response for later replay, with the ``scope`` and
+    ``resource`` parameters of the request it answers."""
+    sealed: dict[str, Any] = {"response": response, "scope": requested_scope(scope)}
+    if resource:
+        sealed["resource"] = sorted(resource)
     return _box(secret_key).encrypt(json.dumps(sealed).encode()).decode()
 
 
@@ -87,10 +95,11 @@ def replayed_response(
     grace_period: int,
     secret_key: object,
     scope: str | None,
+    resource: tuple[str, ...] = (),
 ) -> dict[str, Any] | None:
     """The identical response ``token``'s rotation returned, if the grace
     period after it still runs, its successor has not been used and the
-    retry asks for the same ``scope``.
+    retry asks for the same ``scope`` and ``resource``.
 
     Lifetimes in it are counted down; nothing new is issued, so the grant
     never has two live refresh tokens. Whether the replayed access token is
@@ -105,6 +114,8 @@ def replayed_response(
     if opened is None:  # SECRET_KEY changed since: nothing to replay
         return None
     if opened.get("scope") != requested_scope(scope):
+        return None
+    if opened.get("resource", []) != sorted(resource):
         return None
     response: dict[str, Any] = opened["response"]
     for key in ("expires_in", "refresh_token_expires_in"):

@@ -50,12 +50,20 @@ def finish_new_grant(
     store: StoreNewGrant,
     access_token_jkt: str | None = None,
     refresh_token_jkt: str | None = None,
+    audience: str | None = None,
+    resources: str | None = None,
 ) -> None:
     """Store the tokens of the response ``token`` through ``store``, then
     complete the response and announce it. ``*_jkt``: the DPoP keys the
-    tokens are bound to (RFC 9449), if any."""
+    tokens are bound to (RFC 9449), if any; ``audience`` and ``resources``:
+    the access token's audience and the grant's resources (RFC 8707), if
+    any were named."""
     issued = IssuedTokens.from_response(
-        token, access_token_jkt=access_token_jkt, refresh_token_jkt=refresh_token_jkt
+        token,
+        access_token_jkt=access_token_jkt,
+        refresh_token_jkt=refresh_token_jkt,
+        audience=audience,
+        resources=resources,
     )
     refresh_expires_at = (
         None

@@ -6,6 +6,9 @@ lock it for ``OAUTH2_PASSWORD_LOCKOUT_SECONDS``; each further lock of the
 same username doubles that, up to ``OAUTH2_PASSWORD_MAX_LOCKOUT_SECONDS``.
 While it is locked, no password is checked for it, the right one included,
 and attempts neither count nor extend the lock; a success resets the count;
+an attempt is counted before its password is checked (and taken back by a
+success), so a burst of simultaneous attempts gets at most
+``OAUTH2_PASSWORD_MAX_FAILURES`` passwords checked before the lock applies;
 a username with no failure for :data:`FORGET_AFTER_SECONDS` starts again
 from zero. Unknown usernames are counted and locked exactly like known ones,
 so the lock says nothing about which usernames exist.
@@ -72,8 +75,11 @@ class PasswordLockout:
     def check(
         self, username: str, verify: Callable[[], _User | None]
     ) -> PasswordCheck[_User]:
-        """Call ``verify()`` (the app's password check, which returns the
-        user or ``None``) unless ``username`` is locked, and count a failure.
+        """Count an attempt for ``username`` unless it is locked, then call
+        ``verify()`` (the app's password check, which returns the user or
+        ``None``); a success takes the attempt back and resets the count.
+        So at most ``OAUTH2_PASSWORD_MAX_FAILURES`` passwords are checked
+        per lock, whatever the concurrency.
 
         Whatever the outcome, the caller should answer a refusal the same
         way (one message for a wrong password, an unknown user and a lock),
@@ -83,15 +89,9 @@ class PasswordLockout:
             return PasswordCheck(verify())
         digest = token_digest(username)
         now = int(self._clock())
-        row = self.store.read(digest)
-        if row is not None and row.locked_until is not None and row.locked_until > now:
-            return PasswordCheck(None, row.locked_until - now)
-        user = verify()
-        if user is not None:
-            if row is not None:
-                self.store.forget(digest, now=now)
-            return PasswordCheck(user)
-        counted = self.store.count_failure(
+        # Counted before the password is checked, so that simultaneous
+        # attempts cannot all be checked before the first failure lands.
+        counted = self.store.count_attempt(
             digest,
             now=now,
             max_failures=self.max_failures,
@@ -99,18 +99,31 @@ class PasswordLockout:
             max_lock=self.max_lock,
             forget_before=now - FORGET_AFTER_SECONDS,
         )
-        if counted.locked_until is None or counted.locked_until <= now:
+        if not counted.counted:
+            return PasswordCheck(None, _remaining(counted.locked_until, now))
+        user = verify()
+        if user is not None:
+            own_lock = counted.locked_until if counted.lock_started else None
+            self.store.release(digest, now=now, own_lock=own_lock)
+            return PasswordCheck(user)
+        if counted.locked_until is None:
             return PasswordCheck(None)
-        if counted.lock_started:
-            signals.emit(
-                signals.password_lockout,
-                username=username,
-                lock_seconds=counted.lock_seconds,
-                locked_until=counted.locked_until,
-            )
+        signals.emit(
+            signals.password_lockout,
+            username=username,
+            lock_seconds=counted.lock_seconds,
+            locked_until=counted.locked_until,
+        )
         return PasswordCheck(None, counted.locked_until - now)
 
     def purge(self) -> int:
         """Delete the records of usernames that would count from zero anyway."""
         now = int(self._clock())
         return self.store.purge(now=now, forget_before=now - FORGET_AFTER_SECONDS)
+
+
+def _remaining(locked_until: int | None, now: int) -> int | None:
+    """Seconds until ``locked_until`` (for ``Retry-After``), if in the future."""
+    if locked_until is None or locked_until <= now:
+        return None
+    return locked_until - now

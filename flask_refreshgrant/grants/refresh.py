@@ -17,6 +17,7 @@ from ..store.rows import IssuedTokens
 from . import grace, lifetimes
 from .common import GrantMixin
 from .issuing import set_refresh_expires_in
+from .resources import for_refresh
 
 
 def invalid_refresh_token() -> InvalidGrantError:
@@ -98,7 +99,8 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
     def _grace_replay(self, token: RefreshTokenMixin) -> dict[str, Any] | None:
         """The response ``token``'s rotation returned, while its grace period
         runs (see :func:`.grace.replayed_response`), to a retry of the same
-        request (same client — checked before — and same ``scope``), while
+        request (same client — checked before — same ``scope`` and
+        ``resource``), while
         the replayed access token is live and the user still loads. Else
         ``None``: the token is a rotated-out one."""
         now = self.server.now()
@@ -108,6 +110,7 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
             grace_period=self.policy.refresh_token_grace_period,
             secret_key=current_app.config.get("SECRET_KEY"),
             scope=self.request.payload.scope,
+            resource=self.named_resources,
         )
         if response is None:
             return None
@@ -163,6 +166,11 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
             raise InvalidGrantError("The user of this refresh token no longer exists.")
         self.request.user = user
 
+        # RFC 8707 §2.2: a subset of the grant's resources narrows the
+        # audience; one outside it is invalid_target, and consumes nothing.
+        audience = for_refresh(
+            self.named_resources, old.resources, self.server.settings
+        )
         # RFC 6749 §6: omitted scope means the originally granted scope.
         scope = self.request.payload.scope or old.scope
         token: dict[str, Any] = self.generate_token(
@@ -172,7 +180,9 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
         now = self.server.now()
         proof = self.proof
         issued = IssuedTokens.from_response(
-            token, access_token_jkt=None if proof is None else proof.jkt
+            token,
+            access_token_jkt=None if proof is None else proof.jkt,
+            audience=audience,
         )
         # Read before the commit expires ``old``'s attributes.
         parent_id = old.id
@@ -190,6 +200,7 @@ class RefreshTokenGrant(GrantMixin, grants.RefreshTokenGrant):  # type: ignore[m
                     current_app.config.get("SECRET_KEY"),
                     token,
                     scope=self.request.payload.scope,
+                    resource=self.named_resources,
                 )
             if not self.server.store.rotate(
                 old, issued, now=now, expires_at=expires_at, replay=sealed

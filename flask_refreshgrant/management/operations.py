@@ -8,7 +8,8 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from .. import signals
+from .. import reasons, signals
+from ..coercion import TEN_YEARS
 from ..config import PER_CLIENT_SETTINGS, TokenPolicy
 from ..errors import ClientRegistrationError, NotFoundError
 from ..models import ClientMixin
@@ -31,6 +32,7 @@ from .registration import (
     check_grant_types,
     check_redirect_uris,
     check_scope,
+    check_served_resources,
 )
 
 
@@ -42,10 +44,14 @@ def create_client(
     scope: str = "",
     redirect_uris: Iterable[str] = (),
     public: bool = False,
+    serves_resources: Iterable[str] = (),
     **settings: Any,
 ) -> ClientCredentials:
     """Check and register a client (see :meth:`.RefreshGrant.create_client`)."""
+    if type(public) is not bool:  # "no" is truthy: it would make a public client
+        raise ClientRegistrationError(f"public must be True or False, got {public!r}")
     return app_state.admin.create_client(
+        served_resources=check_served_resources(serves_resources),
         name=name,
         grant_types=check_grant_types(grant_types, public=public),
         scope=check_scope(scope, app_state.settings),
@@ -58,18 +64,34 @@ def create_client(
 
 def purge(app_state: RefreshGrantState, *, older_than: int = 0) -> PurgeCounts:
     """Delete tokens and codes expired or revoked more than ``older_than``
-    seconds ago, grace replay copies whose window has closed, and used DPoP
-    proofs too old to be accepted again."""
+    seconds ago, grace replay copies whose window has closed, used DPoP
+    proofs too old to be accepted again, and dynamically registered clients
+    that obtained no token within a day."""
+    if type(older_than) is not int or not 0 <= older_than <= TEN_YEARS:
+        raise ValueError(
+            "older_than must be a whole number of seconds from 0 to "
+            f"{TEN_YEARS} (ten years), got {older_than!r}"
+        )
     admin = app_state.admin
     now = app_state.server.now()
     grace = admin.longest_grace_period(
         app_state.settings.policy.refresh_token_grace_period
     )
+    # First, while their tokens are still there to mark the used ones.
+    dynamic = app_state.registration.purge(
+        now=now, unused_before=now - UNUSED_DYNAMIC_CLIENT_SECONDS
+    )
     counts = admin.purge(cutoff=now - older_than, replay_cutoff=now - grace)
     lockouts = app_state.server.lockout.purge()
     proofs = app_state.server.dpop.replays.purge(now=now - older_than)
-    return dataclasses.replace(counts, password_lockouts=lockouts, dpop_proofs=proofs)
+    return dataclasses.replace(
+        counts, password_lockouts=lockouts, dpop_proofs=proofs, dynamic_clients=dynamic
+    )
 
+
+#: A dynamic client that obtained no token this long after registering is
+#: deleted by ``purge`` (SPEC §12).
+UNUSED_DYNAMIC_CLIENT_SECONDS = 86400
 
 # -- clients -------------------------------------------------------------------
 
@@ -89,6 +111,8 @@ def client_record(client: ClientMixin, now: int) -> ClientRecord:
         previous_secret_expires_at=(
             kept_until if kept_until is not None and kept_until > now else None
         ),
+        registered_by=client.registered_by,
+        serves_resources=tuple((client.served_resources or "").split()),
     )
 
 
@@ -138,6 +162,10 @@ def update_client(
             changes.pop("redirect_uris"), public=client.is_public
         )
         values["redirect_uris"] = " ".join(uris)
+    if "serves_resources" in changes:
+        values["served_resources"] = check_served_resources(
+            changes.pop("serves_resources")
+        )
     values.update(check_client_settings(changes))
     if not app_state.admin.update_client(client_id, values):
         raise NotFoundError(f"no client {client_id!r}")
@@ -148,10 +176,10 @@ def rotate_client_secret(
     app_state: RefreshGrantState, client_id: str, *, keep_old_for: int = 0
 ) -> ClientCredentials:
     """A new secret (see :meth:`.RefreshGrant.rotate_client_secret`)."""
-    if type(keep_old_for) is not int or keep_old_for < 0:
+    if type(keep_old_for) is not int or not 0 <= keep_old_for <= TEN_YEARS:
         raise ClientRegistrationError(
-            "keep_old_for must be zero or a positive number of seconds, "
-            f"got {keep_old_for!r}"
+            "keep_old_for must be a whole number of seconds from 0 to "
+            f"{TEN_YEARS} (ten years), got {keep_old_for!r}"
         )
     if _find_client(app_state, client_id).is_public:
         raise ClientRegistrationError(
@@ -200,6 +228,10 @@ def list_grants(
     include_inactive: bool = False,
 ) -> list[GrantRecord]:
     """Grants, oldest first (see :meth:`.RefreshGrant.list_grants`)."""
+    if type(include_inactive) is not bool:
+        raise TypeError(
+            f"include_inactive must be True or False, got {include_inactive!r}"
+        )
     now = app_state.server.now()
     admin = app_state.admin
     families = admin.families(
@@ -297,3 +329,19 @@ def audit(app_state: RefreshGrantState) -> AuditReport:
             + _violations("token_without_family", admin.tokens_without_family())
         ),
     )
+
+
+def revoke_user(app_state: RefreshGrantState, user_id: str) -> int:
+    """Revoke every token of ``user_id`` (see :meth:`.RefreshGrant.revoke_user`)."""
+    revoked = app_state.admin.revoke_all(
+        now=app_state.server.now(), reason=reasons.USER, user_id=user_id
+    )
+    if revoked:
+        signals.emit(
+            signals.token_revoked,
+            client_id=None,
+            user_id=user_id,
+            family_id=None,
+            reason=reasons.USER,
+        )
+    return revoked

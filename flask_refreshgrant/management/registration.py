@@ -11,6 +11,7 @@ from ..config import PER_CLIENT_SETTINGS, Settings, per_client_coercion
 from ..dpop import jws
 from ..errors import ClientRegistrationError, ConfigurationError
 from ..redirect_uris import redirect_uri_problem
+from ..resource_uris import joined, resource_uri_problem
 
 #: The grant types a client can be registered for.
 GRANT_TYPES = ("authorization_code", "refresh_token", "password", "client_credentials")
@@ -21,6 +22,10 @@ _PER_CLIENT = {s.name: s for s in PER_CLIENT_SETTINGS}
 def check_grant_types(grant_types: Iterable[str], *, public: bool) -> list[str]:
     """Known grant types, once each; no ``client_credentials`` for a public
     client (RFC 6749 §4.4: it has no credentials to present)."""
+    if isinstance(grant_types, str):
+        raise ClientRegistrationError(
+            f"grant_types must be a list of grant types, got {grant_types!r}"
+        )
     chosen = list(dict.fromkeys(grant_types))
     unknown = [g for g in chosen if g not in GRANT_TYPES]
     if unknown:
@@ -52,12 +57,29 @@ def check_redirect_uris(uris: Iterable[str], *, public: bool) -> list[str]:
     """The redirect URIs, once each, every one of them acceptable (see
     :func:`~.redirect_uris.redirect_uri_problem`): one bad URI refuses the
     registration."""
+    if isinstance(uris, str):
+        raise ClientRegistrationError(
+            f"redirect_uris must be a list of URIs, got {uris!r}"
+        )
     checked = list(dict.fromkeys(uris))
     for uri in checked:
         problem = redirect_uri_problem(uri, public=public)
         if problem is not None:
             raise ClientRegistrationError(f"{problem}: {uri!r}")
     return checked
+
+
+def check_served_resources(uris: Iterable[str]) -> str | None:
+    """The resources a resource server client serves (absolute URIs
+    without a fragment, RFC 8707), as stored; ``None`` for none."""
+    if isinstance(uris, str):
+        raise ClientRegistrationError("serves_resources must be a list of URIs")
+    checked = list(uris)
+    for uri in checked:
+        problem = resource_uri_problem(uri) if isinstance(uri, str) else "not a URI"
+        if problem is not None:
+            raise ClientRegistrationError(f"{problem}: {uri!r}")
+    return joined(checked)
 
 
 def check_client_settings(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -80,6 +102,6 @@ def check_client_settings(values: Mapping[str, Any]) -> dict[str, Any]:
     if checked.get("dpop_bound_access_tokens") and not jws.AVAILABLE:
         raise ClientRegistrationError(
             "dpop_bound_access_tokens needs DPoP, which needs joserfc: "
-            "pip install 'flask-refreshgrant[dpop]'"
+            "pip install 'joserfc>=1.6'"
         )
     return checked

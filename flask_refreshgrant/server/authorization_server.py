@@ -15,6 +15,7 @@ from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import (
     AuthorizationServer as FlaskAuthorizationServer,
 )
+from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.authenticate_client import _validate_client
 from authlib.oauth2.rfc6749.errors import (
@@ -22,6 +23,7 @@ from authlib.oauth2.rfc6749.errors import (
     InvalidRequestError,
     InvalidScopeError,
     OAuth2Error,
+    UnsupportedResponseTypeError,
 )
 from flask import Response
 from flask import request as flask_request
@@ -43,6 +45,7 @@ from ..grants.lockout import PasswordLockout
 from ..grants.password import PasswordGrant
 from ..grants.protocols import AuthenticateUser, GetUserId, LoadUser
 from ..grants.refresh import RefreshTokenGrant
+from ..grants.resources import ResourceIndicators
 from ..issuer import issuer_url
 from ..models import ClientMixin
 from ..security import generate_token
@@ -89,7 +92,8 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         self.register_client_auth_method("client_secret_post", self._authenticate_post)
         if authorization_code:
             self.register_grant(
-                AuthorizationCodeGrant, [S256CodeChallenge(), DPoPKeyThumbprint()]
+                AuthorizationCodeGrant,
+                [S256CodeChallenge(), DPoPKeyThumbprint(), ResourceIndicators()],
             )
         self.register_grant(RefreshTokenGrant)
         self.register_grant(ClientCredentialsGrant)
@@ -168,13 +172,26 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         self, request: Any, methods: list[str], endpoint: str = "token"
     ) -> Any:
         """Authlib's, except that 401 is kept for clients that used HTTP Basic
-        (RFC 6749 §5.2) and the rest get 400."""
+        (RFC 6749 §5.2) and the rest get 400, and that a body naming another
+        client than the one that authenticated is ``invalid_request`` (SPEC
+        §13; oauthlib refuses it too): which client is asking must not be in
+        doubt."""
         try:
-            return super().authenticate_client(request, methods, endpoint)
+            client = super().authenticate_client(request, methods, endpoint)
         except InvalidClientError as error:
             if not uses_basic(request.headers):
                 error.status_code = 400
             raise
+        named = request.payload.client_id
+        if named is not None and named != client.client_id:
+            raise InvalidRequestError(
+                "The client_id in the body is not the client that authenticated."
+            )
+        proof = getattr(request, "dpop", None)
+        if proof is not None:
+            # Only now: an anonymous caller's proofs are never stored.
+            self.dpop.remember_token_request_proof(proof)
+        return client
 
     # -- the token endpoint ---------------------------------------------------
 
@@ -184,6 +201,30 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         if isinstance(request, OAuth2Request):
             return request
         return TokenRequest(flask_request)
+
+    def get_authorization_grant(self, request: OAuth2Request) -> Any:
+        """Authlib's, except that an unknown ``response_type`` that holds a
+        character an ``error_description`` may not (a quote, a backslash,
+        non-ASCII) is refused without echoing it: Authlib's description
+        quotes it, and raised ``ValueError`` (a 500) building it."""
+        payload = request.payload
+        if not invalid_error_characters(payload.response_type or ""):
+            return super().get_authorization_grant(request)
+        # Redirected back as Authlib does (RFC 6749 §4.1.2.1): only to a
+        # redirect URI known to be the client's.
+        redirect_uri = None
+        client = self.query_client(payload.client_id) if payload.client_id else None
+        if client is not None:
+            if not payload.redirect_uri:
+                redirect_uri = client.get_default_redirect_uri()
+            elif client.check_redirect_uri(payload.redirect_uri):
+                redirect_uri = payload.redirect_uri
+        raise UnsupportedResponseTypeError(
+            None,
+            description="The response type is not supported by the server.",
+            redirect_uri=redirect_uri,
+            state=payload.state,
+        )
 
     def get_token_grant(self, request: OAuth2Request) -> Any:
         """Authlib's, except that a missing (or empty, RFC 6749 §3.2)
@@ -235,7 +276,8 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
 
     def _token_request_with_proof(self) -> TokenRequest:
         """The token request, with its DPoP proof checked (RFC 9449 §5)
-        before any grant reads or writes anything."""
+        before any grant reads or writes anything; its ``jti`` is recorded
+        once the client has authenticated (:meth:`authenticate_client`)."""
         token_request = TokenRequest(flask_request)
         token_request.dpop = self.dpop.token_request_proof(flask_request)
         return token_request

@@ -19,10 +19,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
 
 from ..endpoints.authorization_request import AuthorizationRequest
-from ..endpoints.token_request import MAX_TOKEN_REQUEST_BYTES
+from ..endpoints.request_body import BodyTooLarge, MalformedBody, read_body
 from ..http_errors import database_unavailable, json_error
 from ..issuer import issuer_url
 from ..metrics import Metrics
+from .registration import register as register_client
 from .state import state
 
 blueprint = Blueprint("refreshgrant", __name__)
@@ -32,28 +33,76 @@ metadata_blueprint = Blueprint("refreshgrant_metadata", __name__)
 metrics_blueprint = Blueprint("refreshgrant_metrics", __name__)
 
 
-#: The endpoints that take POST only. Their routes accept POST without
-#: Flask's automatic OPTIONS answer; a second rule without methods
-#: (:func:`_route_every_method`) sends every other method, OPTIONS and
-#: HEAD included, to the same views, which answer a JSON 405.
-_POST_ONLY = {"/token": "token", "/revoke": "revoke", "/introspect": "introspect"}
+#: Each endpoint's path and the methods it takes. Its route takes them
+#: without Flask's automatic OPTIONS answer; a second rule without methods
+#: (:func:`_route_every_method`) sends every other method, OPTIONS included,
+#: to the same view, which answers a JSON 405 (SPEC §5, §13).
+_METHODS = {
+    "/token": ("token", ("POST",)),
+    "/revoke": ("revoke", ("POST",)),
+    "/introspect": ("introspect", ("POST",)),
+    "/authorize": ("authorize", ("GET", "HEAD", "POST")),
+    "/register": ("register", ("POST",)),
+}
+_METADATA_METHODS = ("GET", "HEAD")
 
 
 @blueprint.record
 def _route_every_method(setup: BlueprintSetupState) -> None:
     prefix = (setup.url_prefix or "").rstrip("/")
-    for path, endpoint in _POST_ONLY.items():
+    for path, (endpoint, _methods) in _METHODS.items():
         name = f"{setup.name_prefix}.{setup.name}.{endpoint}".lstrip(".")
         setup.app.url_map.add(Rule(prefix + path, endpoint=name, methods=None))
+    if prefix:
+        # Any other path under the prefix (``/oauth2/token/`` too): a JSON
+        # 404, through this blueprint's error handler. At the root there is
+        # no prefix of ours: the app's own 404 stays.
+        name = f"{setup.name_prefix}.{setup.name}.unknown".lstrip(".")
+        setup.app.view_functions[name] = _unknown_path
+        setup.app.url_map.add(
+            Rule(prefix + "/", endpoint=name, methods=None, strict_slashes=False)
+        )
+        setup.app.url_map.add(
+            Rule(prefix + "/<path:unknown>", endpoint=name, methods=None)
+        )
+
+
+@metadata_blueprint.record
+def _route_every_method_to_metadata(setup: BlueprintSetupState) -> None:
+    name = f"{setup.name_prefix}.{setup.name}.authorization_server_metadata"
+    setup.app.url_map.add(Rule(_METADATA_PATH, endpoint=name.lstrip("."), methods=None))
+
+
+def _unknown_path(unknown: str = "") -> Response:
+    """A JSON 404 for an unknown path under the prefix; a JSON 405 for a
+    route of the app's (or a later endpoint's) with other methods, which
+    the catch-all rule outranks for those methods."""
+    methods = {
+        method
+        for rule in current_app.url_map.iter_rules()
+        if rule.rule == request.path and rule.endpoint != request.endpoint
+        for method in rule.methods or ()
+    }
+    if methods:
+        refused = _method_not_allowed(tuple(sorted(methods)))
+        if refused is not None:
+            return refused
+    return json_error(404, "invalid_request", "No such endpoint.")
+
+
+def _method_not_allowed(methods: tuple[str, ...]) -> Response | None:
+    """A JSON 405 unless the request's method is one of ``methods``."""
+    if request.method in methods:
+        return None
+    if methods == ("POST",):
+        description = "This endpoint accepts POST only."
+    else:
+        description = f"This endpoint accepts {', '.join(methods)} only."
+    return json_error(405, "invalid_request", description, Allow=", ".join(methods))
 
 
 def _post_only() -> Response | None:
-    if request.method != "POST":
-        return json_error(
-            405, "invalid_request", "This endpoint accepts POST only.", Allow="POST"
-        )
-    request.max_content_length = MAX_TOKEN_REQUEST_BYTES
-    return None
+    return _method_not_allowed(("POST",))
 
 
 @blueprint.route("/token", methods=["POST"], provide_automatic_options=False)
@@ -87,6 +136,23 @@ def _finish_token_request(response: Response) -> Response:
     return response
 
 
+@blueprint.before_request
+def _read_body() -> Response | None:
+    """(After :func:`_start_token_request`, so metrics count a refusal.)
+    Every body sent to the extension's endpoints is read whole before
+    anything parses it, or refused (SPEC §13; :mod:`..endpoints.request_body`)."""
+    limit = state().settings.max_body_bytes
+    try:
+        read_body(request, limit)
+    except BodyTooLarge:
+        return json_error(
+            413, "invalid_request", f"The request body is larger than {limit} bytes."
+        )
+    except MalformedBody:
+        return json_error(400, "invalid_request", "Malformed request body.")
+    return None
+
+
 @blueprint.route("/revoke", methods=["POST"], provide_automatic_options=False)
 def revoke() -> Response:
     """RFC 7009 token revocation."""
@@ -99,10 +165,19 @@ def introspect() -> Response:
     return _post_only() or state().server.create_endpoint_response("introspection")
 
 
-@blueprint.route("/authorize", methods=["GET", "POST"])
+@blueprint.route("/register", methods=["POST"], provide_automatic_options=False)
+def register() -> Response:
+    """RFC 7591 dynamic client registration, when on."""
+    return register_client(state())
+
+
+@blueprint.route("/authorize", methods=["GET", "POST"], provide_automatic_options=False)
 def authorize() -> ResponseReturnValue:
     """RFC 6749 §3.1 authorization endpoint: validated here, then the app's
     ``authorize`` view asks the user (login, consent)."""
+    refused = _method_not_allowed(_METHODS["/authorize"][1])
+    if refused is not None:
+        return refused
     app_state = state()
     if app_state.authorize is None:
         return json_error(404, "invalid_request", "No authorization endpoint here.")
@@ -115,9 +190,15 @@ def authorize() -> ResponseReturnValue:
     return app_state.authorize(authorization)
 
 
-@metadata_blueprint.get("/.well-known/oauth-authorization-server")
+_METADATA_PATH = "/.well-known/oauth-authorization-server"
+
+
+@metadata_blueprint.get(_METADATA_PATH, provide_automatic_options=False)
 def authorization_server_metadata() -> Response:
     """RFC 8414 metadata."""
+    refused = _method_not_allowed(_METADATA_METHODS)
+    if refused is not None:
+        return refused
     app_state = state()
     settings = app_state.settings
     issuer = issuer_url(settings)
@@ -142,6 +223,11 @@ def authorization_server_metadata() -> Response:
         body["code_challenge_methods_supported"] = ["S256"]
     if settings.scopes_supported:
         body["scopes_supported"] = list(settings.scopes_supported)
+    if settings.dynamic_registration is not None:
+        body["registration_endpoint"] = base + "/register"
+    if settings.resources is not None:
+        # RFC 9728 §4: the resources (RFC 8707) tokens are issued for.
+        body["protected_resources"] = list(settings.resources)
     body.update(app_state.server.dpop.metadata())
     return Response(json.dumps(body), headers={"Content-Type": "application/json"})
 

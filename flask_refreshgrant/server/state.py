@@ -12,6 +12,7 @@ from ..errors import ExtensionError
 from ..metrics import Metrics
 from ..models import Models
 from ..store.admin import AdminStore
+from ..store.registration import RegistrationStore
 from ..store.tokens import TokenStore
 from .authorization_server import AuthorizationServer
 
@@ -30,6 +31,9 @@ class RefreshGrantState:
     #: Operators' reads and writes: clients, revocation by client or user, purge.
     admin: AdminStore
     server: AuthorizationServer
+    #: Dynamic client registration (RFC 7591): initial access tokens, the
+    #: rate limit, dynamic clients.
+    registration: RegistrationStore
     #: The app's login-and-consent view, or ``None``: no authorization endpoint.
     authorize: AuthorizeView | None = None
     #: Prometheus metrics, or ``None``: ``OAUTH2_METRICS_PATH`` is not set.

@@ -38,6 +38,8 @@ class PurgeCounts:
     password_lockouts: int = 0
     #: Used DPoP proofs forgotten (too old to be accepted anyway).
     dpop_proofs: int = 0
+    #: Dynamically registered clients that never obtained a token.
+    dynamic_clients: int = 0
 
 
 class AdminStore(ClientAdmin, GrantReads, AuditReads):
@@ -55,6 +57,7 @@ class AdminStore(ClientAdmin, GrantReads, AuditReads):
         public: bool,
         now: int,
         settings: dict[str, Any],
+        served_resources: str | None = None,
     ) -> ClientCredentials:
         """Register a client; a confidential one gets a server-generated secret.
 
@@ -69,6 +72,7 @@ class AdminStore(ClientAdmin, GrantReads, AuditReads):
             scope=" ".join(dict.fromkeys(scope.split())),
             redirect_uris=" ".join(redirect_uris),
             created_at=now,
+            served_resources=served_resources,
             **settings,
         )
         client_id = client.client_id

@@ -1,12 +1,14 @@
-"""The password lock's SQL: one row per username (by digest) that failed a
-password check.
+"""The password lock's SQL: one row per username (by digest) whose password
+was checked without success since its last success.
 
-Counting a failure is one statement, ``INSERT … ON CONFLICT DO UPDATE …
-WHERE the row is not locked … RETURNING``: the database applies it to the
-latest committed row under its row lock, so instances counting failures of
-one username at once never lose a count, and a failure that arrives while
-the username is locked (by this request's lock or a concurrent one)
-changes nothing. PostgreSQL and SQLite (3.24 or later) run it.
+An attempt is counted *before* its password is checked, in one statement,
+``INSERT … ON CONFLICT DO UPDATE … WHERE the row is not locked …
+RETURNING``: the database applies it to the latest committed row under its
+row lock, so of any number of simultaneous attempts on any number of
+instances at most ``max_failures`` are counted (and so checked) before the
+lock applies, and an attempt that arrives while the username is locked
+changes nothing. A success then deletes the row (:meth:`LockoutStore.release`).
+PostgreSQL and SQLite (3.24 or later) run it.
 """
 
 from __future__ import annotations
@@ -27,19 +29,16 @@ if TYPE_CHECKING:
 
 
 @dataclasses.dataclass(frozen=True)
-class LockoutRow:
-    """What a password check reads before verifying a password."""
+class AttemptCounted:
+    """The row after an attempt was counted, or found locked."""
 
-    locked_until: int | None
-
-
-@dataclasses.dataclass(frozen=True)
-class FailureCounted:
-    """The row after a failure was counted (or found locked)."""
-
+    #: ``False``: the username was locked, nothing was counted and its
+    #: password must not be checked.
+    counted: bool
     #: When the username's lock ends; ``None``: not locked.
     locked_until: int | None
-    #: This failure started the lock (the ``password_lockout`` signal fires).
+    #: This attempt started the lock (if its password is wrong too, the
+    #: ``password_lockout`` signal fires).
     lock_started: bool
     #: Length of the lock in force (``0``: never locked).
     lock_seconds: int
@@ -65,30 +64,25 @@ class LockoutStore(StoreBase):
         super().__init__(db, models)
         assert models.password_lockout is not None  # models.complete_models
         self.model: type[PasswordLockoutMixin] = models.password_lockout
-        self._count_failure: dict[str, Any] = {}
+        self._count_attempt: dict[str, Any] = {}
 
-    def read(self, username_digest: str) -> LockoutRow | None:
-        """The username's row, if it has one."""
+    def release(
+        self, username_digest: str, *, now: int, own_lock: int | None = None
+    ) -> None:
+        """A successful check: the count starts again from zero. A lock that
+        a concurrent attempt started stays; ``own_lock`` is the end of the
+        lock that the successful attempt itself started, which goes."""
         model = self.model
-        found = self.session.execute(
-            select(model.locked_until).where(model.username_digest == username_digest)
-        ).first()
-        return None if found is None else LockoutRow(found[0])
-
-    def forget(self, username_digest: str, *, now: int) -> None:
-        """A successful check: the count starts again from zero (a lock
-        that a concurrent failure has just started stays)."""
-        model = self.model
+        unlocked = or_(model.locked_until.is_(None), model.locked_until <= now)
+        if own_lock is not None:
+            unlocked = or_(unlocked, model.locked_until == own_lock)
         with self.transaction() as session:
             rowcount(
                 session,
-                delete(model).where(
-                    model.username_digest == username_digest,
-                    or_(model.locked_until.is_(None), model.locked_until <= now),
-                ),
+                delete(model).where(model.username_digest == username_digest, unlocked),
             )
 
-    def count_failure(
+    def count_attempt(
         self,
         username_digest: str,
         *,
@@ -97,9 +91,10 @@ class LockoutStore(StoreBase):
         first_lock: int,
         max_lock: int,
         forget_before: int,
-    ) -> FailureCounted:
-        """Count one failed check, atomically; lock the username when the
-        count reaches ``max_failures``.
+    ) -> AttemptCounted:
+        """Count one attempt before its password is checked, atomically,
+        unless the username is locked; lock it when the count reaches
+        ``max_failures`` (that attempt is still checked: it is the last).
 
         A row whose last failure is older than ``forget_before`` counts from
         zero again (its lock history too). The first lock lasts
@@ -119,28 +114,32 @@ class LockoutStore(StoreBase):
             "new_locked_until": now + first_lock if starts else None,
         }
         with self.transaction() as session:
-            statement = self._count_failure_statement(self.dialect(session))
+            statement = self._count_attempt_statement(self.dialect(session))
             row = session.execute(statement, params).first()
-            if row is None:  # locked by a concurrent failure: nothing counted
+            if row is None:  # locked: nothing counted
                 model = self.model
                 locked = session.execute(
                     select(model.locked_until, model.lock_seconds).where(
                         model.username_digest == username_digest
                     )
-                ).one()
-                return FailureCounted(locked[0], False, locked[1])
+                ).first()
+                if locked is None:  # released since: refused all the same
+                    return AttemptCounted(False, None, False, 0)
+                return AttemptCounted(False, locked[0], False, locked[1])
         _failures, lock_seconds, locked_until = row
         # The statement refuses to touch a locked row, so a lock it returns
         # is one it started.
-        return FailureCounted(locked_until, locked_until is not None, lock_seconds)
+        return AttemptCounted(
+            True, locked_until, locked_until is not None, lock_seconds
+        )
 
     def dialect(self, session: Session) -> Dialect:
         """The dialect of the database the lock table lives in."""
         return session.get_bind(mapper=self.model).dialect
 
-    def _count_failure_statement(self, dialect: Dialect) -> Any:
-        """The upsert of :meth:`count_failure`, built once per dialect."""
-        statement = self._count_failure.get(dialect.name)
+    def _count_attempt_statement(self, dialect: Dialect) -> Any:
+        """The upsert of :meth:`count_attempt`, built once per dialect."""
+        statement = self._count_attempt.get(dialect.name)
         if statement is not None:
             return statement
         table = self.model.__table__  # type: ignore[attr-defined]
@@ -173,7 +172,7 @@ class LockoutStore(StoreBase):
             },
             where=or_(c.locked_until.is_(None), c.locked_until <= now),
         ).returning(c.failures, c.lock_seconds, c.locked_until)
-        self._count_failure[dialect.name] = statement
+        self._count_attempt[dialect.name] = statement
         return statement
 
     def purge(self, *, now: int, forget_before: int) -> int:

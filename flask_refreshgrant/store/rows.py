@@ -26,6 +26,11 @@ class IssuedTokens:
     access_token_jkt: str | None = None
     #: The one a new family's refresh token is bound to (public clients).
     refresh_token_jkt: str | None = None
+    #: The access token's audience (RFC 8707), space-separated; ``None``:
+    #: the default one (nothing stored).
+    audience: str | None = None
+    #: A new family's resources, kept by its refresh tokens; ``None``: none.
+    resources: str | None = None
 
     @classmethod
     def from_response(
@@ -34,6 +39,8 @@ class IssuedTokens:
         *,
         access_token_jkt: str | None = None,
         refresh_token_jkt: str | None = None,
+        audience: str | None = None,
+        resources: str | None = None,
     ) -> IssuedTokens:
         """The tokens of a token response a grant generated."""
         return cls(
@@ -43,6 +50,8 @@ class IssuedTokens:
             access_token_expires_in=token["expires_in"],
             access_token_jkt=access_token_jkt,
             refresh_token_jkt=refresh_token_jkt,
+            audience=audience,
+            resources=resources,
         )
 
 
@@ -65,7 +74,8 @@ def access_token_row(
     family_id: str | None,
     now: int,
 ) -> Row:
-    """An access token row; ``dpop_jkt`` only when it is bound, so a bearer
+    """An access token row; ``dpop_jkt`` only when it is bound and
+    ``audience`` only when the grant has resources, so a plain bearer
     token's INSERT stays the statement it always was."""
     values = {
         "digest": token_digest(issued.access_token),
@@ -79,6 +89,8 @@ def access_token_row(
     }
     if issued.access_token_jkt is not None:
         values["dpop_jkt"] = issued.access_token_jkt
+    if issued.audience is not None:
+        values["audience"] = issued.audience
     return models.access_token, values
 
 
@@ -126,6 +138,8 @@ def new_grant_rows(
         }
         if issued.refresh_token_jkt is not None:
             refresh["dpop_jkt"] = issued.refresh_token_jkt
+        if issued.resources is not None:
+            refresh["resources"] = issued.resources
         rows.append((models.refresh_token, refresh))
     rows.append(
         access_token_row(

@@ -161,6 +161,7 @@ class TokenStore(StoreBase):
         now: int,
         expires_at: int,
         dpop_jkt: str | None = None,
+        resources: str | None = None,
     ) -> None:
         row = self.models.authorization_code(
             digest=token_digest(code),
@@ -173,6 +174,7 @@ class TokenStore(StoreBase):
             issued_at=now,
             expires_at=expires_at,
             dpop_jkt=dpop_jkt,
+            resources=resources,
         )
         with self.transaction() as session:
             session.add(row)
@@ -254,6 +256,9 @@ class TokenStore(StoreBase):
         if old.dpop_jkt is not None:
             # A bound family keeps its key (RFC 9449 §5).
             successor["dpop_jkt"] = old.dpop_jkt
+        if old.resources is not None:
+            # So does a family given for resources (RFC 8707).
+            successor["resources"] = old.resources
         _, access = rows.access_token_for(self.models, old, issued, now=now)
         retire = {"retire_id": old.id, "retire_now": now, "retire_replay": replay}
         # Only a rotation that keeps a replay ends its parent's window early;
