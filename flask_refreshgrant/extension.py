@@ -140,6 +140,10 @@ class RefreshGrant:
             authorize=authorize,
             metrics=metrics,
         )
+        # Before Flask-SQLAlchemy's own teardown (registered earlier by
+        # db.init_app, so run later), which would raise if the database
+        # went away after the response was made.
+        app.teardown_appcontext(lambda error: store.end_session())
         app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
         app.register_blueprint(metadata_blueprint)
         if settings.metrics_path is not None:

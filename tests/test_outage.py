@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from authlib.integrations.flask_oauth2.signals import token_authenticated
+from flask import request_finished
 from werkzeug.test import TestResponse
 
 from example_app import create_app
@@ -282,3 +283,33 @@ def test_example_app_starts_while_postgres_is_down(
     assert answer.status_code == 200, answer.get_data(as_text=True)
     with app.app_context():
         example_db.engine.dispose()
+
+
+def test_postgres_going_away_after_the_response_is_made(
+    relayed_postgres: tuple[Relay, str],
+) -> None:
+    """Found by bench/soak: PostgreSQL shut down after ``/api/me`` had made
+    its response but before the request's session was removed; the
+    teardown's ROLLBACK failed and gunicorn answered 500. The response
+    stands, and the next request after the outage works."""
+    relay, url = relayed_postgres
+    h = harness_for(url)
+    client = h.create_client()
+    tokens = h.password_grant(client).json
+    assert tokens is not None
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+
+    def lose_database(sender: object, **kwargs: object) -> None:
+        relay.down()
+
+    request_finished.connect(lose_database, h.app)
+    try:
+        response = h.client.get("/api/ping", headers=bearer)
+    finally:
+        request_finished.disconnect(lose_database, h.app)
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+    relay.up()
+    assert h.client.get("/api/ping", headers=bearer).status_code == 200
+    with h.app.app_context():
+        h.db.engine.dispose()
