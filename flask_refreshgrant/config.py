@@ -242,6 +242,16 @@ SETTINGS: tuple[Setting, ...] = (
         "`prometheus_client`); `None`: no metrics",
     ),
     Setting(
+        "OAUTH2_MAX_BODY_BYTES",
+        "max_body_bytes",
+        16 * 1024,
+        Count(minimum=1024, maximum=16 * 1024 * 1024, unit="of bytes"),
+        "bytes",
+        "largest request body the extension's endpoints read, with or without "
+        "`Content-Length`, chunked included; a larger one is refused (`413`), "
+        "never cut",
+    ),
+    Setting(
         "OAUTH2_DEFAULT_RESOURCE",
         "default_resource",
         None,
@@ -276,16 +286,6 @@ SETTINGS: tuple[Setting, ...] = (
         "count",
         "dynamic registrations one client address may make per hour (then "
         "`429` with `Retry-After`); `0`: no limit",
-    ),
-    Setting(
-        "OAUTH2_MAX_BODY_BYTES",
-        "max_body_bytes",
-        16 * 1024,
-        Count(minimum=1024, maximum=16 * 1024 * 1024, unit="of bytes"),
-        "bytes",
-        "largest request body the extension's endpoints read, with or without "
-        "`Content-Length`, chunked included; a larger one is refused (`413`), "
-        "never cut",
     ),
 )
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Response, json, request
 
-from ..bounded_json import MAX_BYTES, JSONLimitError, loads
+from ..bounded_json import JSONLimitError, loads
 from ..endpoints.client_metadata import ClientMetadataError, check_client_metadata
 from ..http_errors import json_error
 from .state import RefreshGrantState
@@ -81,8 +81,9 @@ def register(app_state: RefreshGrantState) -> Response:
             400, "invalid_client_metadata", "The body must be application/json."
         )
     try:
-        # Never more than one byte past the bound is read (chunked too).
-        body = loads(request.stream.read(MAX_BYTES + 1))
+        # The blueprint has read the body whole (within OAUTH2_MAX_BODY_BYTES,
+        # chunked too) before this runs; the stream is spent, the data kept.
+        body = loads(request.get_data(cache=True))
         metadata = check_client_metadata(body, settings)
     except JSONLimitError as error:
         return json_error(400, "invalid_client_metadata", str(error))
