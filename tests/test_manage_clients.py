@@ -546,5 +546,5 @@ def test_the_cli_page_documents_every_command() -> None:
         return found
 
     commands = paths(oauth2_cli_group, "flask oauth2")
-    assert len(commands) == 12
+    assert len(commands) == 13
     assert [c for c in commands if c not in readme] == []
