@@ -36,7 +36,7 @@ from flask.typing import ResponseReturnValue
 from flask_refreshgrant import current_token, require_oauth
 
 from .cli import register_commands
-from .database import database_engine_options, database_url
+from .database import answer_outages, database_engine_options, database_url
 from .demo import support_demo_scopes
 from .loopback import PinLoopbackHost
 from .models import authenticate_user, db, load_user, oauth
@@ -119,6 +119,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     init_web(app)
     register_commands(app)
+    answer_outages(app, db)
 
     @app.get("/api/me")
     @require_oauth()

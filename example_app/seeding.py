@@ -9,6 +9,7 @@ types up to date.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from flask_refreshgrant import RefreshGrant
 from flask_refreshgrant.management.registration import check_redirect_uris
 
-from .database import use_sqlite_pragmas
+from .database import DATABASE_UNAVAILABLE, use_sqlite_pragmas
 from .demo import (
     DEMO_CLIENT_NAME,
     DEMO_CREDENTIALS_FILE,
@@ -39,8 +40,38 @@ from .models import DemoCredentials, User, db, oauth
 
 
 def prepare_database(app: Flask) -> None:
-    """Create the tables and, on first start, the demo user and client."""
+    """Create the tables and, on first start, the demo user and client.
+
+    When the database cannot be reached the app starts all the same —
+    under gunicorn one worker that fails to boot (one restarted while the
+    database restarts) stops every worker — and tries again before each
+    request until it succeeds; meanwhile requests get ``503``.
+    """
     use_sqlite_pragmas(db.engine)
+    try:
+        _prepare(app)
+    except DATABASE_UNAVAILABLE as error:
+        app.logger.warning(
+            "example app: database unavailable at start (%s); "
+            "tables and demo data are checked at the first request",
+            error,
+        )
+        with contextlib.suppress(Exception):
+            db.session.rollback()
+        _prepare_at_first_request(app)
+
+
+def _prepare_at_first_request(app: Flask) -> None:
+    pending = [True]
+
+    @app.before_request
+    def prepare_when_reachable() -> None:
+        if pending:
+            _prepare(app)  # still unreachable: raises, answered with 503
+            pending.clear()
+
+
+def _prepare(app: Flask) -> None:
     with _instance_lock(app):
         db.create_all()
         added_user = _add_demo_user()

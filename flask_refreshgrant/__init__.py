@@ -29,7 +29,13 @@ from .models import (
     PasswordLockoutMixin,
     RefreshTokenMixin,
 )
-from .records import ClientRecord, GrantHistory, GrantRecord
+from .records import (
+    AuditReport,
+    AuditViolation,
+    ClientRecord,
+    GrantHistory,
+    GrantRecord,
+)
 from .resource import current_token, require_oauth
 from .store.admin import ClientCredentials
 
@@ -37,6 +43,8 @@ __version__ = "0.2.0"
 
 __all__ = [
     "AccessTokenMixin",
+    "AuditReport",
+    "AuditViolation",
     "AuthorizationCodeMixin",
     "AuthorizationRequest",
     "ClientCredentials",

@@ -31,7 +31,7 @@ from .keys.keyring import Keyring
 from .management import operations
 from .metrics import Metrics
 from .models import Models, complete_models
-from .records import ClientRecord, GrantHistory, GrantRecord
+from .records import AuditReport, ClientRecord, GrantHistory, GrantRecord
 from .sealing import usable_secret_key
 from .server.authorization_server import AuthorizationServer
 from .server.blueprint import blueprint, metadata_blueprint, metrics_blueprint
@@ -181,6 +181,10 @@ class RefreshGrant:
             metrics=metrics,
             get_user_claims=get_user_claims,
         )
+        # Before Flask-SQLAlchemy's own teardown (registered earlier by
+        # db.init_app, so run later), which would raise if the database
+        # went away after the response was made.
+        app.teardown_appcontext(lambda error: store.end_session())
         app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
         app.register_blueprint(userinfo_blueprint, url_prefix=settings.url_prefix)
         app.register_blueprint(metadata_blueprint)
@@ -345,6 +349,15 @@ class RefreshGrant:
         return operations.revoke_grant(
             state(), grant_id, reason=reasons.USER, user_id=user_id
         )
+
+    def audit(self) -> AuditReport:
+        """Check the stored tokens against the storage invariants and count
+        them by status (what ``flask oauth2 audit`` prints): no grant has two
+        live refresh tokens, no token outlives its grant's revocation, no
+        token row lacks its grant. ``report.clean`` is ``True`` when every
+        invariant holds; ``report.violations`` lists the rows that break one.
+        """
+        return operations.audit(state())
 
     def revoke_user(self, user_id: str | int) -> int:
         """Revoke every refresh and access token of a user, at every client

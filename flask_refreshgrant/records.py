@@ -123,3 +123,71 @@ class GrantHistory:
             "revoked_reason": self.revoked_reason,
             "tokens": [token.as_json() for token in self.tokens],
         }
+
+
+#: The invariants ``audit`` checks (SPEC §6): ``two_live_refresh_tokens`` —
+#: a family with more than one refresh token neither rotated out nor
+#: revoked; ``usable_after_revocation`` — a refresh or access token of a
+#: revoked family that was not revoked with it (and had not expired);
+#: ``token_without_family`` — a refresh token with no family id, or an access
+#: token naming a family of which no refresh token is stored.
+AuditViolationKind = Literal[
+    "two_live_refresh_tokens", "usable_after_revocation", "token_without_family"
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditViolation:
+    """One row (or family) that breaks an invariant."""
+
+    kind: AuditViolationKind
+    #: ``refresh_token`` or ``access_token``.
+    table: str
+    #: The family (grant id); ``None`` for a refresh token without one.
+    grant_id: str | None
+    #: The token's row id (``None`` for a whole family).
+    token_id: int | None
+    #: How many rows (the live refresh tokens of a forked family; else 1).
+    count: int = 1
+
+    def as_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditReport:
+    """What ``flask oauth2 audit`` found: counts by status and every
+    violation of the storage invariants (none on a healthy database)."""
+
+    #: When it was taken (the app's clock).
+    checked_at: int
+    #: Refresh tokens by ``live``, ``rotated``, ``expired``, ``revoked``.
+    refresh_tokens: Mapping[str, int]
+    #: Access tokens by ``live``, ``expired``, ``revoked``.
+    access_tokens: Mapping[str, int]
+    #: Authorization codes by ``live``, ``used``, ``expired``.
+    authorization_codes: Mapping[str, int]
+    #: Families (grants) with refresh tokens stored, and how many of them
+    #: were revoked.
+    grants: int
+    revoked_grants: int
+    violations: tuple[AuditViolation, ...]
+
+    @property
+    def clean(self) -> bool:
+        """Whether every invariant holds."""
+        return not self.violations
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "checked_at": self.checked_at,
+            "clean": self.clean,
+            "counts": {
+                "refresh_tokens": dict(self.refresh_tokens),
+                "access_tokens": dict(self.access_tokens),
+                "authorization_codes": dict(self.authorization_codes),
+                "grants": self.grants,
+                "revoked_grants": self.revoked_grants,
+            },
+            "violations": [violation.as_json() for violation in self.violations],
+        }

@@ -549,5 +549,5 @@ def test_the_cli_page_documents_every_command() -> None:
         return found
 
     commands = paths(oauth2_cli_group, "flask oauth2")
-    assert len(commands) == 15
+    assert len(commands) == 16
     assert [c for c in commands if c not in readme] == []

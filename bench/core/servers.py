@@ -169,6 +169,8 @@ class Server:
     logs: list[Path] = field(default_factory=list)
     #: More environment for the server (e.g. metrics settings).
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: gunicorn's worker options (the soak runs more workers).
+    worker_args: tuple[str, ...] = GUNICORN_WORKERS
 
     @property
     def label(self) -> str:
@@ -269,7 +271,7 @@ class Server:
                 self.app or APPS[self.kind],
                 "--bind",
                 f"127.0.0.1:{self.port}",
-                *GUNICORN_WORKERS,
+                *self.worker_args,
                 "--timeout",
                 "120",
                 "--graceful-timeout",

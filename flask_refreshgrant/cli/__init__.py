@@ -5,6 +5,7 @@
   ``purge``, ``revoke``);
 * :mod:`.clients` — ``flask oauth2 clients …``;
 * :mod:`.grants` — ``flask oauth2 grants …``;
+* :mod:`.audit` — ``flask oauth2 audit``;
 * :mod:`.common` — the per-client setting options, JSON or table output,
   errors as one line on stderr.
 

@@ -17,6 +17,7 @@ from ..errors import ClientRegistrationError
 from ..management import operations
 from ..management.registration import GRANT_TYPES
 from ..server.state import state
+from .audit import audit
 from .clients import clients_cli
 from .common import echo_json, per_client_options
 from .grants import grants_cli
@@ -27,6 +28,7 @@ oauth2_cli = AppGroup("oauth2", help="Manage OAuth 2.0 clients and tokens.")
 oauth2_cli.add_command(clients_cli)
 oauth2_cli.add_command(grants_cli)
 oauth2_cli.add_command(keys_cli)
+oauth2_cli.add_command(audit)
 oauth2_cli.add_command(registration_token_cli)
 
 

@@ -14,9 +14,17 @@ from ..config import PER_CLIENT_SETTINGS, TokenPolicy
 from ..errors import ClientRegistrationError, NotFoundError
 from ..models import ClientMixin
 from ..reasons import CLIENT_DELETED, RevokedReason
-from ..records import ClientRecord, GrantHistory, GrantRecord
+from ..records import (
+    AuditReport,
+    AuditViolation,
+    AuditViolationKind,
+    ClientRecord,
+    GrantHistory,
+    GrantRecord,
+)
 from ..server.state import RefreshGrantState
 from ..store.admin import ClientCredentials, PurgeCounts
+from ..store.audit import FamilyFault
 from .grant_records import grant_history as history_of
 from .grant_records import grant_record
 from .registration import (
@@ -291,6 +299,41 @@ def revoke_grant(
             reason=reason,
         )
     return revoked
+
+
+# -- audit ---------------------------------------------------------------------
+
+
+def _violations(
+    kind: AuditViolationKind, faults: list[FamilyFault]
+) -> list[AuditViolation]:
+    return [
+        AuditViolation(kind, f.table, f.family_id, f.token_id, f.count) for f in faults
+    ]
+
+
+def audit(app_state: RefreshGrantState) -> AuditReport:
+    """Check the stored tokens' invariants and count them by status (see
+    :meth:`.RefreshGrant.audit`)."""
+    admin = app_state.admin
+    now = app_state.server.now()
+    grants, revoked_grants = admin.family_count()
+    return AuditReport(
+        checked_at=now,
+        refresh_tokens=admin.refresh_token_counts(
+            now=now,
+            absolute_lifetime=app_state.settings.policy.refresh_token_absolute_lifetime,
+        ),
+        access_tokens=admin.access_token_counts(now=now),
+        authorization_codes=admin.code_counts(now=now),
+        grants=grants,
+        revoked_grants=revoked_grants,
+        violations=tuple(
+            _violations("two_live_refresh_tokens", admin.forked_families())
+            + _violations("usable_after_revocation", admin.usable_after_revocation())
+            + _violations("token_without_family", admin.tokens_without_family())
+        ),
+    )
 
 
 def revoke_user(app_state: RefreshGrantState, user_id: str) -> int:

@@ -11,6 +11,7 @@
 * :mod:`.admin`, :mod:`.clients`, :mod:`.grants` — operators' reads and
   writes: registration, client changes, revocation by client or user, grant
   listing, purge;
+* :mod:`.audit` — the audit's counts and invariant checks;
 * :mod:`.base` — the session, transactions and row counts they all use.
 
 Imports: ``models``, ``reasons`` and ``security`` only; everything else imports it.

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 
 from ..security import generate_client_id, generate_token, token_digest
+from .audit import AuditReads
 from .base import rowcount
 from .clients import ClientAdmin
 from .grants import GrantReads
@@ -43,9 +44,10 @@ class PurgeCounts:
     dynamic_clients: int = 0
 
 
-class AdminStore(ClientAdmin, GrantReads):
+class AdminStore(ClientAdmin, GrantReads, AuditReads):
     """Operators' reads and writes over one app's models (clients: also
-    :class:`~.clients.ClientAdmin`; grants: :class:`~.grants.GrantReads`)."""
+    :class:`~.clients.ClientAdmin`; grants: :class:`~.grants.GrantReads`;
+    the audit: :class:`~.audit.AuditReads`)."""
 
     def create_client(
         self,
@@ -107,7 +109,8 @@ class AdminStore(ClientAdmin, GrantReads):
         """Delete tokens (and codes) expired or revoked before ``cutoff``.
 
         A rotated-out refresh token is kept while its family still has a live
-        token, since reuse detection needs it; it goes with the family. Grace
+        token, since reuse detection needs it; it goes with the family. A
+        family's refresh tokens stay while one of its access tokens is kept. Grace
         replay copies of rotations before ``replay_cutoff`` are cleared.
         """
         access, refresh = self.models.access_token, self.models.refresh_token
@@ -122,7 +125,14 @@ class AdminStore(ClientAdmin, GrantReads):
                 refresh.revoked_at <= cutoff,
                 and_(refresh.rotated_at.is_(None), refresh.expires_at <= cutoff),
             )
-            deleted_refresh = rowcount(session, delete(refresh).where(dead))
+            # A family whose refresh token ran out before its access token
+            # keeps its rows until that access token goes too: no access
+            # token is left without its family (``audit``).
+            with_access = select(access.family_id).where(access.family_id.is_not(None))
+            unreferenced = refresh.family_id.not_in(with_access)
+            deleted_refresh = rowcount(
+                session, delete(refresh).where(dead, unreferenced)
+            )
             live_families = select(refresh.family_id).where(
                 refresh.rotated_at.is_(None), refresh.revoked_at.is_(None)
             )
@@ -131,6 +141,7 @@ class AdminStore(ClientAdmin, GrantReads):
                 delete(refresh).where(
                     refresh.rotated_at.is_not(None),
                     refresh.family_id.not_in(live_families),
+                    unreferenced,
                 ),
             )
             code = self.models.authorization_code

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import update
 from sqlalchemy.engine import CursorResult, Dialect
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
@@ -57,6 +58,17 @@ class StoreBase:
         except BaseException:
             session.rollback()
             raise
+
+    def end_session(self) -> None:
+        """Remove the session at the end of a request, as Flask-SQLAlchemy's
+        teardown does, even when the database went away meanwhile: its
+        ``ROLLBACK`` then fails, and raised from a teardown that failure
+        would turn a response already made into a 500. The broken
+        connection is invalidated; the next request gets a new one."""
+        try:
+            self.db.session.remove()
+        except (OperationalError, InterfaceError):
+            self.db.session.registry.clear()
 
     def rollback(self) -> None:
         """End a transaction an error left open (the database may be gone)."""
