@@ -1,9 +1,10 @@
 """The JOSE half of signing keys, through joserfc: generate a key for an
 algorithm, write its public and private JWKs, sign a JWT, check one.
 
-joserfc comes with Authlib 1.7 and later (and with the ``dpop`` extra).
-Without it, :data:`AVAILABLE` is ``False``: no keys, so no JWT access
-tokens and no OpenID Connect (``init_app`` and registration say so).
+joserfc is a requirement of the package (Authlib needs it too); in an
+environment without it all the same, :data:`AVAILABLE` is ``False``: no keys,
+so no JWT access tokens and no OpenID Connect (``init_app`` and registration
+say so).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from joserfc.jwk import Key
 
 #: What to install when :data:`AVAILABLE` is ``False``.
-INSTALL_HINT = "pip install 'flask-refreshgrant[dpop]' (joserfc)"
+INSTALL_HINT = "pip install 'joserfc>=1.6' (a requirement of flask-refreshgrant)"
 
 #: RSA keys this server makes (RFC 7518 §3.3: 2048 bits or larger).
 RSA_BITS = 2048

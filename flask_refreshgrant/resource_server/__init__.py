@@ -17,7 +17,7 @@ issuing app or in another service, another process, another database.
   official ``mcp`` SDK's token verifier (the ``mcp`` extra; imported only
   by an app that asks for it, never from here).
 
-Needs joserfc for JWTs and DPoP (``pip install 'flask-refreshgrant[dpop]'``).
+JWTs and DPoP are checked with joserfc, a requirement of the package.
 
 Imports: :mod:`..dpop` (a proof's JWS, the ``ath`` hash) and ``errors``;
 nothing of the authorization server, so it runs where no ``RefreshGrant``
