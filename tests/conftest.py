@@ -559,3 +559,16 @@ def metric_samples(exposition: str) -> dict[str, float]:
                 sample.value
             )
     return samples
+
+
+def assert_burst_bounded(checked: list[str], right: str, *, max_failures: int) -> None:
+    """The password lock under a burst (SPEC §6.1, §13): without a success,
+    at most ``max_failures`` passwords are checked. A success resets the
+    count (§6.1), so when the right password was checked, at most
+    ``max_failures - 1`` wrong ones were counted before it and at most
+    ``max_failures`` after it."""
+    if right not in checked:
+        assert len(checked) <= max_failures, checked
+    else:
+        wrong = [password for password in checked if password != right]
+        assert len(wrong) <= 2 * max_failures - 1, checked

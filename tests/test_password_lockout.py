@@ -19,7 +19,7 @@ from flask_refreshgrant.config import Settings
 from flask_refreshgrant.grants.lockout import FORGET_AFTER_SECONDS
 from flask_refreshgrant.security import token_digest
 
-from .conftest import Harness, all_stored_text, listen_to
+from .conftest import Harness, all_stored_text, assert_burst_bounded, listen_to
 
 WRONG = {"error": "invalid_grant", "error_description": "Invalid username or password."}
 
@@ -291,11 +291,40 @@ def test_a_burst_of_check_password_calls_checks_at_most_max_failures(
     for thread in threads:
         thread.join()
     assert errors == []
-    assert len(verified) <= 5, verified
+    assert_burst_bounded(verified, "wonderland", max_failures=5)
     accepted = [i for i, result in results.items() if result.user is not None]
     assert accepted == ([burst - 1] if "wonderland" in verified else [])
     if "wonderland" not in verified:
         assert results[burst - 1].locked
+
+
+def test_a_burst_of_wrong_passwords_checks_exactly_max_failures(
+    harness: Harness,
+) -> None:
+    """No success to reset the count: of 24 simultaneous wrong guesses,
+    exactly 5 are checked and the username ends locked."""
+    burst = 24
+    barrier = threading.Barrier(burst)
+    verified: list[int] = []
+    results: dict[int, Any] = {}
+
+    def run(index: int) -> None:
+        def verify() -> str | None:
+            verified.append(index)
+            return None
+
+        with harness.app.test_request_context():
+            barrier.wait(timeout=30)
+            results[index] = harness.oauth.check_password("alice", verify)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(burst)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == burst
+    assert len(verified) == 5, verified
+    assert sum(1 for result in results.values() if result.locked) >= burst - 5
 
 
 def test_purge_deletes_only_records_that_would_count_from_zero(
