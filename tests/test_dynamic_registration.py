@@ -207,6 +207,35 @@ def test_bad_metadata_is_refused_and_stores_nothing(
     assert client_count(h) == 0
 
 
+@pytest.mark.parametrize(
+    ("member", "value", "error"),
+    [
+        ("redirect_uris", ["https://a.example/\ud800"], "invalid_redirect_uri"),
+        ("redirect_uris", ["https://a.example/\x00"], "invalid_redirect_uri"),
+        ("client_name", "\ud800", "invalid_client_metadata"),
+        ("client_name", "a\x00b", "invalid_client_metadata"),
+        ("scope", "\ud800", "invalid_client_metadata"),
+        ("scope", "a\x00b", "invalid_client_metadata"),
+        ("scope", "a\tb", "invalid_client_metadata"),
+        ("scope", 'say"hi', "invalid_client_metadata"),
+    ],
+)
+def test_text_a_database_cannot_store_is_refused(
+    make_harness: Callable[..., Harness], member: str, value: Any, error: str
+) -> None:
+    """JSON's ``\\ud800`` is a lone surrogate once parsed, and PostgreSQL
+    refuses NUL in text: both were a 500 when the client was stored. With no
+    OAUTH2_SCOPES_SUPPORTED any scope goes, but only RFC 6749 §3.3's
+    characters."""
+    h = make_harness(
+        OAUTH2_DYNAMIC_REGISTRATION="open", OAUTH2_REGISTRATION_RATE_LIMIT=0
+    )
+    response = register(h, {**MCP_CLIENT, member: value})
+    assert response.status_code == 400, response.json
+    assert response.json["error"] == error
+    assert client_count(h) == 0
+
+
 def test_not_json_and_not_post(open_registration: Harness) -> None:
     h = open_registration
     form: Any = h.client.post("/oauth2/register", data={"redirect_uris": "x"})

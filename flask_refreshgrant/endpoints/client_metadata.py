@@ -5,6 +5,7 @@ No SQL and no Flask."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from ..config import Settings
@@ -19,6 +20,18 @@ MAX_NAME_LENGTH = 200
 #: At most this many redirect URIs, each at most this long.
 MAX_REDIRECT_URIS = 20
 MAX_URI_LENGTH = 2000
+#: A scope token's characters (RFC 6749 §3.3).
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` can be stored as text: encodable as UTF-8 (JSON's
+    ``\\ud800`` decodes to a lone surrogate, which is not) and free of NUL."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
 
 
 class ClientMetadataError(Exception):
@@ -79,7 +92,12 @@ def _check_scope(body: dict[str, Any], settings: Settings) -> str:
         return " ".join(supported or ())
     if not isinstance(value, str):
         raise _invalid("'scope' must be a space-separated string.")
-    scopes = list(dict.fromkeys(value.split()))
+    scopes = list(dict.fromkeys(value.split(" ")))
+    scopes = [s for s in scopes if s]
+    if not all(_SCOPE_TOKEN.fullmatch(s) for s in scopes):
+        raise _invalid(
+            "'scope' holds a character a scope cannot (RFC 6749 section 3.3)."
+        )
     unknown = [s for s in scopes if supported is not None and s not in supported]
     if unknown:
         raise _invalid("'scope' names a scope this server does not support.")
@@ -100,6 +118,8 @@ def _check_redirect_uris(body: dict[str, Any], public: bool) -> tuple[str, ...]:
         problem = (
             "a redirect URI is too long"
             if len(uri) > MAX_URI_LENGTH
+            else "a redirect URI must be plain text"
+            if not _is_text(uri)
             else redirect_uri_problem(uri, public=public)
         )
         if problem is not None:
@@ -137,7 +157,7 @@ def check_client_metadata(body: Any, settings: Settings) -> ClientMetadata:
     name = body.get("client_name", "")
     if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
         raise _invalid(f"'client_name' must be a string of at most {MAX_NAME_LENGTH}.")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
+    if not _is_text(name) or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
         raise _invalid("'client_name' cannot contain control characters.")
     public = method == "none"
     return ClientMetadata(
