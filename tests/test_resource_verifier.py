@@ -192,3 +192,40 @@ def test_a_dpop_bound_jwt_needs_a_proof_of_its_key(issuer: Issuer) -> None:
     # An unbound token cannot be sent with the DPoP scheme.
     plain = issuer.sign(key, "k1", now=clock.now)
     assert refused(verifier, plain, dpop_proof=proof(), **good) == "invalid_token"
+
+
+def test_a_failed_first_fetch_is_retried_once_a_minute_not_per_token(
+    issuer: Issuer,
+) -> None:
+    """With no key set held, every token used to fetch the JWKS again (a
+    fetch storm against an issuer that is down)."""
+    clock = FakeClock(1_800_000_000)
+    key = issuer.add_key("k1")
+    verifier = TokenVerifier(issuer.url, API, clock=clock)
+    fetch = verifier.keys._fetch
+    verifier.keys._fetch = lambda: (_ for _ in ()).throw(  # the issuer is down
+        TokenVerificationError("temporarily_unavailable", "down", 503)
+    )
+    for _ in range(50):
+        assert refused(verifier, issuer.sign(key, "k1", now=clock.now)) == (
+            "temporarily_unavailable"
+        )
+    assert verifier.keys.fetches == 1
+    verifier.keys._fetch = fetch  # back up
+    clock.advance(30)
+    assert refused(verifier, issuer.sign(key, "k1", now=clock.now)) == (
+        "temporarily_unavailable"
+    )
+    clock.advance(31)
+    assert verifier.verify(issuer.sign(key, "k1", now=clock.now))
+    assert verifier.keys.fetches == 2
+
+
+@pytest.mark.parametrize("document", [{"keys": None}, {"keys": 5}, ["k"], {}])
+def test_a_malformed_key_set_is_503_not_a_crash(
+    issuer: Issuer, document: object
+) -> None:
+    key = issuer.add_key("k1")
+    verifier = TokenVerifier(issuer.url, API)
+    verifier.keys._fetch = lambda: document  # type: ignore[assignment,return-value]
+    assert refused(verifier, issuer.sign(key, "k1")) == "temporarily_unavailable"

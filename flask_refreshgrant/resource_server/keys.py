@@ -72,8 +72,13 @@ class KeyCache:
             if self._keys is None:
                 raise
             return  # keep the keys held
+        listed = document.get("keys") if isinstance(document, dict) else None
+        if not isinstance(listed, list):
+            if self._keys is None:
+                raise unavailable("The issuer's key set is malformed.")
+            return  # keep the keys held
         keys: dict[str, Any] = {}
-        for jwk in document.get("keys", []):
+        for jwk in listed:
             if not isinstance(jwk, dict) or not isinstance(jwk.get("kid"), str):
                 continue
             if jwk.get("use", "sig") != "sig" or "d" in jwk or jwk.get("kty") == "oct":
@@ -89,7 +94,13 @@ class KeyCache:
         such, ``temporarily_unavailable`` if no key set could be fetched."""
         with self._lock:
             now = self._clock()
-            if self._keys is None or now - self._fetched_at >= self.max_age:
+            if self._keys is None:
+                # No key set yet: a failed fetch is retried once a
+                # ``refetch_interval`` at most, not on every token.
+                if now - self._fetched_at < self.refetch_interval:
+                    raise unavailable("The issuer's keys could not be fetched.")
+                self._refresh(now)
+            elif now - self._fetched_at >= self.max_age:
                 self._refresh(now)
             assert self._keys is not None
             found = self._keys.get(kid)
