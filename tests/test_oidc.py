@@ -397,6 +397,41 @@ def test_max_age_compares_with_auth_time(oidc: Harness) -> None:
     assert "code" in redirect_query(fresh)
 
 
+def test_max_age_without_a_reported_login_time_asks_for_a_login(
+    oidc: Harness,
+) -> None:
+    """An app that does not say when the user logged in cannot honour
+    ``max_age``: the ID token would claim a login that never happened."""
+    client = rp(oidc)
+    _, challenge = pkce_pair()
+    url = authorize_url(client, challenge, max_age="0")
+    answer = oidc.client.get(url, headers={"X-User": "1", "X-Remembered": "1"})
+    assert "login" in answer.json  # type: ignore[operator]
+
+
+def test_a_key_that_cannot_sign_consumes_no_code(oidc: Harness) -> None:
+    """The ID token is signed after the code is redeemed: a signing key the
+    app's SECRET_KEY cannot open must fail the exchange before that, so the
+    retry works once the key is fixed (and revokes nothing)."""
+    client = rp(oidc)
+    login(oidc, client)  # the first key is made, sealed under SECRET_KEY
+    code, verifier = approve(oidc, client)
+    secret = oidc.app.config["SECRET_KEY"]
+    oidc.app.config["SECRET_KEY"] = "another secret key of the same length, or so"
+    keys = oidc.app.extensions["refreshgrant"].server.keys
+    keys._private.clear()  # as in a process started after the change
+    request = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": DPOP_REDIRECT,
+        "code_verifier": verifier,
+    }
+    assert oidc.token(request, client).status_code == 500
+    oidc.app.config["SECRET_KEY"] = secret
+    body = exchange(oidc, client, code, verifier)
+    assert id_claims(oidc, body["id_token"])[1]["sub"] == "1"
+
+
 @pytest.mark.parametrize(
     "params",
     [

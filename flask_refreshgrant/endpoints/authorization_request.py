@@ -124,13 +124,14 @@ class AuthorizationRequest:
     def login_required(self, user: Any, auth_time: int | None = None) -> bool:
         """Whether the user must log in (again) before deciding: nobody is
         logged in (``user`` is ``None``), ``prompt=login`` was asked, or the
-        login at ``auth_time`` is older than ``max_age``."""
+        login at ``auth_time`` is older than ``max_age`` — or ``max_age`` was
+        asked and the app does not know when the user logged in (OpenID
+        Connect Core §3.1.2.1: the ID token's ``auth_time`` must then be
+        a real login time, which the app reports to :meth:`approve`)."""
         if user is None or "login" in self.prompt:
             return True
-        return (
-            self.max_age is not None
-            and auth_time is not None
-            and self._server.now() - auth_time > self.max_age
+        return self.max_age is not None and (
+            auth_time is None or self._server.now() - auth_time > self.max_age
         )
 
     @property

@@ -157,6 +157,9 @@ class AuthorizationCodeGrant(GrantMixin, grants.AuthorizationCodeGrant):  # type
             ),
         )
         if has_openid(code.scope):  # grants.oidc.OpenIDCode adds the id_token
+            # ... after the code is redeemed: a key that cannot sign must
+            # fail the request before that, so a retry can still succeed.
+            self.server.keys.check_can_sign()
             self.request.openid = CodeFacts(code)
         auth_time = self.login_time()
         store = self.server.store

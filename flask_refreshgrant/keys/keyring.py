@@ -153,6 +153,12 @@ class Keyring:
             raise SigningKeyError("Could not store a signing key.")
         return row
 
+    def check_can_sign(self) -> None:
+        """Raise :class:`~..errors.SigningKeyError` now if the current key
+        cannot sign (no usable ``SECRET_KEY``, or it was sealed under
+        another one): before a grant stores anything, not after."""
+        self._private_key(self.current())
+
     def sign(
         self, claims: dict[str, Any], *, typ: str, row: SigningKeyRow | None = None
     ) -> str:
