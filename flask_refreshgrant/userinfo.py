@@ -17,17 +17,36 @@ from authlib.oauth2.rfc6749 import MissingAuthorizationError
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc6750 import InvalidTokenError
 from flask import Blueprint, Response, json
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import Rule
 
 from .grants.oidc import OPENID
 from .resource import require_oauth
+from .server.blueprint import limit_body, method_not_allowed
 from .server.state import state
 
 userinfo_blueprint = Blueprint("refreshgrant_userinfo", __name__)
+#: Bodies are read whole first, within OAUTH2_MAX_BODY_BYTES (SPEC §13).
+userinfo_blueprint.before_request(limit_body)
+_METHODS = ("GET", "HEAD", "POST")
 
 
-@userinfo_blueprint.route("/userinfo", methods=["GET", "POST"])
+@userinfo_blueprint.record
+def _route_every_method(setup: BlueprintSetupState) -> None:
+    """Every other method, OPTIONS included, reaches the view: a JSON 405."""
+    prefix = (setup.url_prefix or "").rstrip("/")
+    name = f"{setup.name_prefix}.{setup.name}.userinfo".lstrip(".")
+    setup.app.url_map.add(Rule(prefix + "/userinfo", endpoint=name, methods=None))
+
+
+@userinfo_blueprint.route(
+    "/userinfo", methods=["GET", "POST"], provide_automatic_options=False
+)
 def userinfo() -> Response:
     """``{"sub": …}`` and the app's claims for the token's user and scopes."""
+    refused = method_not_allowed(_METHODS)
+    if refused is not None:
+        return refused
     try:
         token: Any = require_oauth.acquire_token([OPENID])
     except MissingAuthorizationError:

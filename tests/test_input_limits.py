@@ -205,6 +205,8 @@ METADATA = "/.well-known/oauth-authorization-server"
         ("/oauth2/token", "POST"),
         ("/oauth2/revoke", "POST"),
         ("/oauth2/introspect", "POST"),
+        ("/oauth2/jwks", "GET, HEAD"),
+        ("/oauth2/userinfo", "GET, HEAD, POST"),
     ],
 )
 def test_other_methods_are_a_json_405(
@@ -279,7 +281,7 @@ def post_streamed(h: Harness, path: str, body: bytes) -> Any:
 
 
 @pytest.mark.parametrize(
-    "path", ["/oauth2/token", "/oauth2/revoke", "/oauth2/authorize"]
+    "path", ["/oauth2/token", "/oauth2/revoke", "/oauth2/authorize", "/oauth2/userinfo"]
 )
 def test_the_body_limit_is_a_setting_and_covers_streamed_bodies(
     make_harness: Callable[..., Harness], path: str

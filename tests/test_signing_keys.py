@@ -16,6 +16,7 @@ from joserfc.jwk import KeySet
 
 from flask_refreshgrant import RefreshGrant
 from flask_refreshgrant.errors import SigningKeyError
+from flask_refreshgrant.keys.keyring import RELOAD_MARGIN
 
 from .conftest import Harness, all_stored_text, oauth2_cli, oauth2_json
 
@@ -208,8 +209,9 @@ def test_retire_is_refused_for_the_current_and_possibly_live_keys(
     refused = oauth2_cli(harness, "keys", "retire", old["kid"])
     assert refused.exit_code == 2 and "current" in refused.stderr
     oauth2_json(harness, "keys", "rotate")
-    # An access token signed just before the rotation lives an hour.
-    harness.clock.advance(3599)
+    # An access token signed just before the rotation lives an hour, and
+    # another instance may sign with the old key for RELOAD_MARGIN more.
+    harness.clock.advance(3599 + RELOAD_MARGIN)
     refused = oauth2_cli(harness, "keys", "retire", old["kid"])
     assert refused.exit_code == 2 and "live" in refused.stderr
     assert old["kid"] in {k["kid"] for k in jwks(harness)["keys"]}
@@ -243,7 +245,9 @@ def test_purge_retires_previous_keys_once_nothing_they_signed_is_valid(
     sign(h)
     (old,) = keys_list(h)
     oauth2_json(h, "keys", "rotate")
-    h.clock.advance(10_799)  # the longest lifetime: a client's 3 hours
+    # The longest lifetime (a client's 3 hours), and the other instances'
+    # caches of the keys (RELOAD_MARGIN).
+    h.clock.advance(10_799 + RELOAD_MARGIN)
     assert "signing keys" not in oauth2_cli(h, "purge").stdout
     assert old["kid"] in {k["kid"] for k in jwks(h)["keys"]}
     h.clock.advance(1)

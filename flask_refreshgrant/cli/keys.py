@@ -7,6 +7,7 @@ import dataclasses
 import click
 from flask.cli import AppGroup
 
+from ..coercion import TEN_YEARS
 from ..config import SIGNING_ALGS
 from ..errors import NotFoundError, SigningKeyError
 from ..keys.keyring import SigningKeyRecord
@@ -57,7 +58,7 @@ def list_keys(as_json: bool) -> None:
 )
 @click.option(
     "--activate-in",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=TEN_YEARS),
     default=0,
     show_default=True,
     metavar="SECONDS",

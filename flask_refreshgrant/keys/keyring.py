@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..coercion import TEN_YEARS
 from ..config import Settings
 from ..errors import NotFoundError, SigningKeyError
 from ..sealing import InvalidToken, fernet, usable_secret_key
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 _INFO = b"flask-refreshgrant signing key v1"
 #: Seconds (monotonic) a process trusts its cached keys.
 RELOAD_SECONDS = 5.0
+#: How long past its replacement a key may still sign somewhere, at most.
+RELOAD_MARGIN = int(RELOAD_SECONDS) + 5
 
 NEXT, CURRENT, PREVIOUS, RETIRED = "next", "current", "previous", "retired"
 
@@ -247,6 +250,11 @@ class Keyring:
     ) -> SigningKeyRecord:
         """Add a key, published at once, that signs from ``activate_in``
         seconds on; the key it replaces stays published (see :meth:`purge`)."""
+        if type(activate_in) is not int or not 0 <= activate_in <= TEN_YEARS:
+            raise ValueError(
+                "activate_in must be a whole number of seconds from 0 to "
+                f"{TEN_YEARS} (ten years), got {activate_in!r}"
+            )
         while True:
             row = self._add(
                 alg=alg or self.settings.signing_alg,
@@ -283,7 +291,9 @@ class Keyring:
                 status = CURRENT
             else:
                 status = PREVIOUS
-                live_until = self._replaced_at(rows, row, now) + longest
+                # Another instance may sign with it for RELOAD_SECONDS after
+                # it was replaced (its cache), and clocks differ a little.
+                live_until = self._replaced_at(rows, row, now) + longest + RELOAD_MARGIN
             records.append(
                 SigningKeyRecord(
                     kid=row.kid,

@@ -47,6 +47,7 @@ _METHODS = {
     "/introspect": ("introspect", ("POST",)),
     "/authorize": ("authorize", ("GET", "HEAD", "POST")),
     "/register": ("register", ("POST",)),
+    "/jwks": ("jwks", ("GET", "HEAD")),
 }
 _METADATA_METHODS = ("GET", "HEAD")
 
@@ -92,13 +93,13 @@ def _unknown_path(unknown: str = "") -> Response:
         for method in rule.methods or ()
     }
     if methods:
-        refused = _method_not_allowed(tuple(sorted(methods)))
+        refused = method_not_allowed(tuple(sorted(methods)))
         if refused is not None:
             return refused
     return json_error(404, "invalid_request", "No such endpoint.")
 
 
-def _method_not_allowed(methods: tuple[str, ...]) -> Response | None:
+def method_not_allowed(methods: tuple[str, ...]) -> Response | None:
     """A JSON 405 unless the request's method is one of ``methods``."""
     if request.method in methods:
         return None
@@ -110,7 +111,7 @@ def _method_not_allowed(methods: tuple[str, ...]) -> Response | None:
 
 
 def _post_only() -> Response | None:
-    return _method_not_allowed(("POST",))
+    return method_not_allowed(("POST",))
 
 
 @blueprint.route("/token", methods=["POST"], provide_automatic_options=False)
@@ -145,7 +146,7 @@ def _finish_token_request(response: Response) -> Response:
 
 
 @blueprint.before_request
-def _read_body() -> Response | None:
+def limit_body() -> Response | None:
     """(After :func:`_start_token_request`, so metrics count a refusal.)
     Every body sent to the extension's endpoints is read whole before
     anything parses it, or refused (SPEC §13; :mod:`..endpoints.request_body`)."""
@@ -183,7 +184,7 @@ def register() -> Response:
 def authorize() -> ResponseReturnValue:
     """RFC 6749 §3.1 authorization endpoint: validated here, then the app's
     ``authorize`` view asks the user (login, consent)."""
-    refused = _method_not_allowed(_METHODS["/authorize"][1])
+    refused = method_not_allowed(_METHODS["/authorize"][1])
     if refused is not None:
         return refused
     app_state = state()
@@ -207,9 +208,12 @@ JWKS_MAX_AGE = 300
 ID_TOKEN_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash"]
 
 
-@blueprint.get("/jwks")
+@blueprint.route("/jwks", methods=["GET"], provide_automatic_options=False)
 def jwks() -> Response:
     """The public signing keys (RFC 7517), made on first need (SPEC §10)."""
+    refused = method_not_allowed(_METHODS["/jwks"][1])
+    if refused is not None:
+        return refused
     return Response(
         json.dumps(state().keys.jwks()),
         headers={
@@ -230,7 +234,7 @@ _OPENID_CONFIGURATION_PATH = "/.well-known/openid-configuration"
 @metadata_blueprint.get(_METADATA_PATH, provide_automatic_options=False)
 def authorization_server_metadata() -> Response:
     """RFC 8414 metadata."""
-    refused = _method_not_allowed(_METADATA_METHODS)
+    refused = method_not_allowed(_METADATA_METHODS)
     if refused is not None:
         return refused
     return _json(metadata())
@@ -240,7 +244,7 @@ def authorization_server_metadata() -> Response:
 def openid_configuration() -> Response:
     """OpenID Connect Discovery 1.0 §3: the RFC 8414 metadata and the
     OpenID Provider's own members."""
-    refused = _method_not_allowed(_METADATA_METHODS)
+    refused = method_not_allowed(_METADATA_METHODS)
     if refused is not None:
         return refused
     body = metadata()
