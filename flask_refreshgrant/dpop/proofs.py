@@ -23,7 +23,7 @@ import base64
 import dataclasses
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -160,6 +160,28 @@ def access_token_hash(access_token: str) -> str:
     """``ath``: base64url of the SHA-256 of the access token (RFC 9449 §4.2)."""
     digest = hashlib.sha256(access_token.encode("ascii", "replace")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def ath_matches(claims: Mapping[str, Any], access_token: str) -> bool:
+    """Whether a proof's ``ath`` is the hash of ``access_token`` (§4.3)."""
+    ath = claims.get("ath")
+    return (
+        isinstance(ath, str)
+        and ath.isascii()
+        and hmac.compare_digest(ath, access_token_hash(access_token))
+    )
+
+
+def iat_problem(iat: object, now: float, max_age: int) -> str | None:
+    """What is wrong with a proof's ``iat`` at ``now`` (§4.3, §11.1), if
+    anything: a proof is accepted from ``max_age`` seconds before ``now`` to
+    :data:`FUTURE_SKEW` seconds after."""
+    if type(iat) not in (int, float):
+        return "The DPoP proof needs a numeric iat."
+    assert isinstance(iat, int | float)
+    if not now - max_age <= iat <= now + FUTURE_SKEW:
+        return "The iat of the DPoP proof is too old or in the future."
+    return None
 
 
 def same_key(bound_jkt: str | None, proof: Proof | None) -> bool:
@@ -310,19 +332,12 @@ class DPoP:
         now = self._now()
         next_nonce = self._check_nonce(claims.get("nonce"), now)
         iat = claims.get("iat")
-        if type(iat) not in (int, float):
-            raise _Refused("The DPoP proof needs a numeric iat.")
+        problem = iat_problem(iat, now, self.max_age)
+        if problem is not None:
+            raise _Refused(problem)
         assert isinstance(iat, int | float)
-        if not now - self.max_age <= iat <= now + FUTURE_SKEW:
-            raise _Refused("The iat of the DPoP proof is too old or in the future.")
-        if access_token is not None:
-            ath = claims.get("ath")
-            if not (
-                isinstance(ath, str)
-                and ath.isascii()
-                and hmac.compare_digest(ath, access_token_hash(access_token))
-            ):
-                raise _Refused("The ath of the DPoP proof does not match the token.")
+        if access_token is not None and not ath_matches(claims, access_token):
+            raise _Refused("The ath of the DPoP proof does not match the token.")
         return Proof(
             jkt=signed.jkt,
             next_nonce=next_nonce,
