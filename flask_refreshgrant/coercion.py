@@ -117,17 +117,20 @@ class Flag:
         return value
 
 
+def _items(key: str, value: object, what: str) -> list[object]:
+    """The items of a list setting given as a list (or tuple, set) or as a
+    space-separated string; ``what`` names them in the error."""
+    if isinstance(value, str):
+        return list(value.split())
+    if isinstance(value, list | tuple | set | frozenset):
+        return list(value)
+    raise fail(key, value, f"None, a list of {what} or a space-separated string")
+
+
 def scope_list(key: str, value: object) -> tuple[str, ...] | None:
     if value is None:
         return None
-    if isinstance(value, str):
-        items: list[object] = list(value.split())
-    elif isinstance(value, list | tuple | set | frozenset):
-        items = list(value)
-    else:
-        raise fail(
-            key, value, "None, a list of scope strings or a space-separated string"
-        )
+    items = _items(key, value, "scope strings")
     if not all(isinstance(s, str) and s and s.split() == [s] for s in items):
         raise fail(key, value, "a list of non-empty scope strings without spaces")
     return tuple(dict.fromkeys(str(s) for s in items))
@@ -210,14 +213,7 @@ def resource_list(key: str, value: object) -> tuple[str, ...] | None:
     """``None``, or resource URIs (RFC 8707): a list or a space-separated string."""
     if value is None:
         return None
-    if isinstance(value, str):
-        items: list[object] = list(value.split())
-    elif isinstance(value, list | tuple | set | frozenset):
-        items = list(value)
-    else:
-        raise fail(
-            key, value, "None, a list of resource URIs or a space-separated string"
-        )
+    items = _items(key, value, "resource URIs")
     for item in items:
         problem = (
             "not a string" if not isinstance(item, str) else resource_uri_problem(item)
