@@ -27,6 +27,10 @@ from typing import Any, NoReturn
 
 import pytest
 
+from flask_refreshgrant import ClientCredentials
+
+from .live import LiveServer
+
 INTEROP_DIR = Path(__file__).resolve().parent / "interop"
 REQUIRE_INTEROP = os.environ.get("REQUIRE_INTEROP") == "1"
 MIN_NODE_MAJOR = 20
@@ -170,3 +174,33 @@ def install_node() -> NodeInterop:
                 )
             STAMP.write_text(wanted)
     return NodeInterop(node)
+
+
+def oidc(
+    node: NodeInterop,
+    server: LiveServer,
+    client: ClientCredentials,
+    step: str,
+    *,
+    algorithm: str = "oauth2",
+    **options: str,
+) -> NodeResult:
+    """``oidc.mjs STEP`` as the confidential ``client``, discovering
+    ``server`` by its RFC 8414 metadata (``algorithm="oauth2"``) or its
+    OpenID Connect configuration (``"oidc"``)."""
+    assert client.client_secret is not None
+    return node.result(
+        "oidc.mjs",
+        step,
+        *command_line(**options),
+        issuer=server.base_url,
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+        algorithm=algorithm,
+    )
+
+
+def succeeded(result: NodeResult) -> Any:
+    """The JSON a script printed, once it exited 0."""
+    assert result.returncode == 0, result.data
+    return result.data

@@ -17,7 +17,7 @@ from flask import Flask
 from example_app.models import oauth
 from flask_refreshgrant import ClientCredentials
 
-from .interop_node import NodeInterop, NodeResult, command_line
+from .interop_node import NodeInterop, oidc, succeeded
 from .live import DEMO_PASSWORD, DEMO_USERNAME, LiveServer, live_server
 from .test_dpop_live import REDIRECT_URI, approve, log_in, register
 
@@ -81,32 +81,6 @@ def test_openid_client_password_grant_and_refresh(
             assert refresh["access_token"] != password["access_token"], label
             # The refreshed access token works at the app's API.
             assert server.me(refresh["access_token"]).status_code == 200, label
-
-
-def oidc(
-    node: NodeInterop,
-    server: LiveServer,
-    client: ClientCredentials,
-    step: str,
-    **options: str,
-) -> NodeResult:
-    """``oidc.mjs STEP`` as the confidential ``client``, discovering
-    ``server`` by its RFC 8414 metadata (no OpenID Connect yet)."""
-    assert client.client_secret is not None
-    return node.result(
-        "oidc.mjs",
-        step,
-        *command_line(**options),
-        issuer=server.base_url,
-        client_id=client.client_id,
-        client_secret=client.client_secret,
-        algorithm="oauth2",
-    )
-
-
-def succeeded(result: NodeResult) -> Any:
-    assert result.returncode == 0, result.data
-    return result.data
 
 
 def test_openid_client_code_flow_step_by_step(

@@ -23,7 +23,7 @@ from flask import Flask
 from example_app.models import oauth
 from flask_refreshgrant import ClientCredentials
 
-from .interop_node import NodeInterop, NodeResult, command_line
+from .interop_node import NodeInterop, NodeResult, oidc, succeeded
 from .live import DEMO_USERNAME, REQUEST_TIMEOUT, LiveServer, live_server
 from .test_dpop_live import REDIRECT_URI, approve, log_in
 
@@ -34,31 +34,6 @@ def register(
     app = make_example_app(EXAMPLE_QUIET=True)
     with app.app_context():
         return oauth.create_client(name="interop", **kwargs)
-
-
-def oidc(
-    node: NodeInterop,
-    server: LiveServer,
-    client: ClientCredentials,
-    step: str,
-    **options: str,
-) -> NodeResult:
-    """``oidc.mjs STEP`` as an OpenID Connect relying party (discovery)."""
-    assert client.client_secret is not None
-    return node.result(
-        "oidc.mjs",
-        step,
-        *command_line(**options),
-        issuer=server.base_url,
-        client_id=client.client_id,
-        client_secret=client.client_secret,
-        algorithm="oidc",
-    )
-
-
-def succeeded(result: NodeResult) -> Any:
-    assert result.returncode == 0, result.data
-    return result.data
 
 
 def test_openid_client_oidc_code_flow_and_refreshed_id_tokens(
@@ -80,6 +55,7 @@ def test_openid_client_oidc_code_flow_and_refreshed_id_tokens(
                 server,
                 client,
                 "authorize",
+                algorithm="oidc",
                 redirect_uri=REDIRECT_URI,
                 scope="openid PRODUCTION",
             )
@@ -94,6 +70,7 @@ def test_openid_client_oidc_code_flow_and_refreshed_id_tokens(
                 server,
                 client,
                 "exchange",
+                algorithm="oidc",
                 callback_url=callback,
                 code_verifier=started["code_verifier"],
                 state=started["state"],
@@ -113,6 +90,7 @@ def test_openid_client_oidc_code_flow_and_refreshed_id_tokens(
                     server,
                     client,
                     "refresh",
+                    algorithm="oidc",
                     refresh_token=tokens["refresh_token"],
                 )
             )
@@ -129,6 +107,7 @@ def test_openid_client_oidc_code_flow_and_refreshed_id_tokens(
                 server,
                 client,
                 "userinfo",
+                algorithm="oidc",
                 access_token=tokens["access_token"],
                 sub=first["sub"],
             )
