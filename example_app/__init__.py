@@ -25,8 +25,10 @@ and port (see ``demo.py``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +51,22 @@ __all__ = ["create_app", "oauth"]
 
 
 def _secret_key(instance: Path) -> str:
-    """One key shared by every worker: kept in the instance folder."""
+    """One key shared by every worker: kept in the instance folder.
+
+    Workers boot at once, so the file appears whole or not at all: each
+    writes a key of its own under a private name, then links it into place;
+    the first link wins, and every worker reads the winner's key.
+    """
     path = instance / "secret_key"
     if not path.exists():
-        path.touch(mode=0o600)
-        with path.open("r+") as file:  # first writer wins; others read it
-            if not file.read():
+        fd, draft = tempfile.mkstemp(dir=instance, prefix=".secret_key.")
+        try:
+            with os.fdopen(fd, "w") as file:  # mkstemp's file is mode 0600
                 file.write(secrets.token_urlsafe(32))
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, path)
+        finally:
+            os.unlink(draft)
     return path.read_text().strip()
 
 

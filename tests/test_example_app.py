@@ -279,3 +279,44 @@ def test_client_endpoints_open_no_cookie_session(
         "/login": False,
     }
     assert "Set-Cookie" not in issued.headers
+
+
+def _read_secret_key_at(
+    start: Any, instance: str, results: Any
+) -> None:  # a child process: one gunicorn worker booting
+    from example_app import _secret_key
+
+    start.wait()
+    results.put(_secret_key(Path(instance)))
+
+
+def test_workers_booting_at_once_share_one_secret_key(tmp_path: Path) -> None:
+    """Workers booting together all read one SECRET_KEY (else one worker's
+    grace-period replays and sessions are garbage to the others), and the
+    key file is private and whole."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    workers = 8
+    for trial in range(10):
+        instance = tmp_path / f"instance-{trial}"
+        instance.mkdir()
+        start = context.Barrier(workers)
+        results = context.Queue()
+        processes = [
+            context.Process(
+                target=_read_secret_key_at, args=(start, str(instance), results)
+            )
+            for _ in range(workers)
+        ]
+        for process in processes:
+            process.start()
+        keys = {results.get(timeout=30) for _ in processes}
+        for process in processes:
+            process.join(timeout=30)
+            assert process.exitcode == 0
+        key_file = instance / "secret_key"
+        assert keys == {key_file.read_text()}, f"trial {trial}: {len(keys)} keys"
+        assert len(key_file.read_text()) >= 43
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        assert [p.name for p in instance.iterdir()] == ["secret_key"]
