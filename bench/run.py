@@ -12,6 +12,10 @@ Sections (``--only``/``--skip`` pick them):
 * ``resource`` ``@require_oauth`` calls per second (GET of a protected route
                with a bearer token) against a floor that does one indexed
                SELECT by digest, on SQLite and PostgreSQL;
+* ``formats``  refreshes returning JWT against opaque access tokens, of
+               ``openid`` grants against plain ones; a resource call verified
+               by signature (JWKS) against ``@require_oauth``'s lookup, and
+               the example MCP server's tool call;
 * ``scaling``  the same refresh with 10 thousand and 1 million token rows
                already stored (written in bulk, not over HTTP);
 * ``memory``   a worker's RSS after 100 thousand refreshes against after 1
@@ -67,6 +71,7 @@ from core.settings import (  # noqa: E402
 )
 from load import wrkgen  # noqa: E402
 from sections import (  # noqa: E402
+    formats,
     instructions,
     matrix,
     memory,
@@ -81,6 +86,7 @@ from sections import (  # noqa: E402
 SECTION_FUNCTIONS: dict[str, Callable[[Bench], None]] = {
     "matrix": matrix.matrix,
     "resource": resource.resource,
+    "formats": formats.formats,
     "scaling": scaling.scaling,
     "memory": memory.memory,
     "scaleout": scaleout.scaleout,

@@ -94,7 +94,9 @@ class Bench:
 
         ``kind`` ``refresh``: POST refresh grants, each connection chaining
         its refresh tokens; ``resource``: GET ``path`` with each connection's
-        bearer access token. With wrk unless ``--loadgen python`` (or no wrk).
+        bearer access token; ``mcp``: POST an MCP ``tools/call`` to ``path``
+        with each connection's bearer token and MCP session (wrk only). With
+        wrk unless ``--loadgen python`` (or no wrk).
         """
         s = self.settings
         n = connections or s.connections
@@ -104,9 +106,11 @@ class Bench:
             first.add_chains(n)
             tokens = [first.chains.lists[i] for i in range(n)]
             authorization: str | None = first.authorization
-        else:
+        else:  # resource, mcp: the access token (and the MCP session)
             first.add_access_tokens(n)
-            tokens = [[first.access_tokens[i]] for i in range(n)]
+            tokens = [
+                [first.access_tokens[i], *first.sessions[i : i + 1]] for i in range(n)
+            ]
             authorization = None
         spec = {
             "mode": mode,
@@ -181,7 +185,7 @@ class Bench:
             what = (
                 f"rotation {'on' if first.rotate else 'off'}"
                 if kind == "refresh"
-                else f"GET {path}"
+                else f"{'POST' if kind == 'mcp' else 'GET'} {path}"
             )
             self.problems.append(
                 f"{first.label} {what} ({first.db_kind}): {result['errors']} "
