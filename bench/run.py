@@ -1,6 +1,6 @@
 """flask-refreshgrant benchmark: every figure of the token endpoint in one run.
 
-``python bench/run.py`` (or ``bench/run``); ``--quick`` for a ~3-minute smoke
+``python bench/run.py`` (or ``bench/run``); ``--quick`` for a ~7-minute smoke
 run; ``--help`` for the knobs. See ``bench/README.md``.
 
 Sections (``--only``/``--skip`` pick them):
@@ -105,7 +105,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke run, about 3 minutes: 1 run of 2 s, small scaling/memory counts",
+        help="smoke run, about 7 minutes: 1 run of 2 s, small scaling/memory counts",
     )
     parser.add_argument("--runs", type=int, help="runs per figure, median taken (3)")
     parser.add_argument("--duration", type=float, help="seconds measured per run (10)")
