@@ -1,6 +1,6 @@
 """flask-refreshgrant benchmark: every figure of the token endpoint in one run.
 
-``python bench/run.py`` (or ``bench/run``); ``--quick`` for a ~3-minute smoke
+``python bench/run.py`` (or ``bench/run``); ``--quick`` for a ~7-minute smoke
 run; ``--help`` for the knobs. See ``bench/README.md``.
 
 Sections (``--only``/``--skip`` pick them):
@@ -12,6 +12,10 @@ Sections (``--only``/``--skip`` pick them):
 * ``resource`` ``@require_oauth`` calls per second (GET of a protected route
                with a bearer token) against a floor that does one indexed
                SELECT by digest, on SQLite and PostgreSQL;
+* ``formats``  refreshes returning JWT against opaque access tokens, of
+               ``openid`` grants against plain ones; a resource call verified
+               by signature (JWKS) against ``@require_oauth``'s lookup, and
+               the example MCP server's tool call;
 * ``scaling``  the same refresh with 10 thousand and 1 million token rows
                already stored (written in bulk, not over HTTP);
 * ``memory``   a worker's RSS after 100 thousand refreshes against after 1
@@ -67,6 +71,7 @@ from core.settings import (  # noqa: E402
 )
 from load import wrkgen  # noqa: E402
 from sections import (  # noqa: E402
+    formats,
     instructions,
     matrix,
     memory,
@@ -81,6 +86,7 @@ from sections import (  # noqa: E402
 SECTION_FUNCTIONS: dict[str, Callable[[Bench], None]] = {
     "matrix": matrix.matrix,
     "resource": resource.resource,
+    "formats": formats.formats,
     "scaling": scaling.scaling,
     "memory": memory.memory,
     "scaleout": scaleout.scaleout,
@@ -99,7 +105,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke run, about 3 minutes: 1 run of 2 s, small scaling/memory counts",
+        help="smoke run, about 7 minutes: 1 run of 2 s, small scaling/memory counts",
     )
     parser.add_argument("--runs", type=int, help="runs per figure, median taken (3)")
     parser.add_argument("--duration", type=float, help="seconds measured per run (10)")

@@ -10,9 +10,10 @@ over HTTP. It prints one JSON object: the client's id and secret, the
 refresh tokens and the row count of each token table.
 
 KIND is ``project`` (the example app: its grants come from its own password
-grant through Flask's test client; bulk rows are clones of a real row, so
-they follow whatever columns the models have), ``floor``, ``spec`` (the spec
-floor, chains only) or ``recipe``.
+grant through Flask's test client, or with ``--code-scope SCOPE`` the
+chains' from its authorization code grant with that scope; bulk rows are
+clones of a real row, so they follow whatever columns the models have),
+``floor``, ``spec`` (the spec floor, chains only) or ``recipe``.
 """
 
 from __future__ import annotations
@@ -134,8 +135,54 @@ def _count(engine: Engine, table: Table) -> int:
 
 # -- project (the example app) ---------------------------------------------------
 
+#: The demo client's redirect URI the stored codes name.
+CODE_REDIRECT_URI = "http://127.0.0.1/callback"
 
-def seed_project(chains: int, background: int, access: int = 0) -> dict[str, Any]:
+
+def code_grant(
+    app: Any, client: Any, client_id: str, authorization: str, scope: str
+) -> dict[str, Any]:
+    """A family from the authorization code grant of the example app's demo
+    client: its code stored as ``/authorize`` would store it (the login page
+    is not what is measured), then exchanged at the token endpoint."""
+    from flask_refreshgrant import RefreshGrant
+
+    code = secrets.token_urlsafe(32)
+    with app.app_context():
+        state = RefreshGrant.state()
+        now = state.server.now()
+        state.store.save_authorization_code(
+            code,
+            client_id=client_id,
+            user_id="1",
+            redirect_uri=CODE_REDIRECT_URI,
+            scope=scope,
+            code_challenge=None,
+            code_challenge_method=None,
+            now=now,
+            expires_at=now + 600,
+            auth_time=now,
+        )
+    response = client.post(
+        TOKEN_PATH,
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": CODE_REDIRECT_URI,
+        },
+        headers={"Authorization": authorization},
+    )
+    body: dict[str, Any] = response.get_json()
+    if response.status_code != 200 or ("id_token" in body) != (
+        "openid" in scope.split()
+    ):
+        raise RuntimeError(f"code grant failed: {response.status_code} {body}")
+    return body
+
+
+def seed_project(
+    chains: int, background: int, access: int = 0, code_scope: str | None = None
+) -> dict[str, Any]:
     from example_app import create_app
     from example_app.models import db
     from flask_refreshgrant import RefreshGrant
@@ -162,7 +209,12 @@ def seed_project(chains: int, background: int, access: int = 0) -> dict[str, Any
             raise RuntimeError(f"password grant failed: {response.status_code} {body}")
         return dict(body)
 
-    tokens = [str(password_grant()["refresh_token"]) for _ in range(chains)]
+    def chain_grant() -> dict[str, Any]:
+        if code_scope is None:
+            return password_grant()
+        return code_grant(app, client, creds["client_id"], auth, code_scope)
+
+    tokens = [str(chain_grant()["refresh_token"]) for _ in range(chains)]
     access_tokens = [str(password_grant()["access_token"]) for _ in range(access)]
     counts: dict[str, int] = {}
     with app.app_context():
@@ -343,9 +395,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--access", type=int, default=0, help="fresh grants for their access tokens"
     )
+    parser.add_argument(
+        "--code-scope",
+        help="project: the chains' grants from the authorization code grant "
+        "with this scope (default: the password grant)",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    result = SEEDERS[args.kind](args.chains, args.background, args.access)
+    if args.code_scope is not None:
+        if args.kind != "project":
+            parser.error("--code-scope: project only")
+        result = seed_project(
+            args.chains, args.background, args.access, args.code_scope
+        )
+    else:
+        result = SEEDERS[args.kind](args.chains, args.background, args.access)
     result["seconds"] = round(time.perf_counter() - started, 2)
     # The JSON result is the last line; the example app may print a banner.
     sys.stdout.write("\n" + json.dumps(result) + "\n")

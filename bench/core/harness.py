@@ -7,7 +7,7 @@ import math
 import os
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from load import wrkgen
 
 from core.common import TOKEN_PATH
 from core.measure import cpu_seconds, machine_jiffies
+from core.report import log
 from core.servers import BENCH_DIR, Postgres, Server, run_python
 from core.settings import GENERATOR_CPU_FLAG_PCT, Settings
 
@@ -93,7 +94,9 @@ class Bench:
 
         ``kind`` ``refresh``: POST refresh grants, each connection chaining
         its refresh tokens; ``resource``: GET ``path`` with each connection's
-        bearer access token. With wrk unless ``--loadgen python`` (or no wrk).
+        bearer access token; ``mcp``: POST an MCP ``tools/call`` to ``path``
+        with each connection's bearer token and MCP session (wrk only). With
+        wrk unless ``--loadgen python`` (or no wrk).
         """
         s = self.settings
         n = connections or s.connections
@@ -103,9 +106,11 @@ class Bench:
             first.add_chains(n)
             tokens = [first.chains.lists[i] for i in range(n)]
             authorization: str | None = first.authorization
-        else:
+        else:  # resource, mcp: the access token (and the MCP session)
             first.add_access_tokens(n)
-            tokens = [[first.access_tokens[i]] for i in range(n)]
+            tokens = [
+                [first.access_tokens[i], *first.sessions[i : i + 1]] for i in range(n)
+            ]
             authorization = None
         spec = {
             "mode": mode,
@@ -180,13 +185,45 @@ class Bench:
             what = (
                 f"rotation {'on' if first.rotate else 'off'}"
                 if kind == "refresh"
-                else f"GET {path}"
+                else f"{'POST' if kind == 'mcp' else 'GET'} {path}"
             )
             self.problems.append(
                 f"{first.label} {what} ({first.db_kind}): {result['errors']} "
                 f"errors {result['error_kinds']}"
             )
         return result
+
+    def interleave(
+        self, loads: Sequence[tuple[str, Server, str, str]], what: str
+    ) -> dict[str, list[dict[str, Any]]]:
+        """``--runs`` rounds, each driving every load — (label, server,
+        ``kind``, ``path``) of :meth:`load` — once, back to back, so that a
+        change in the machine's load hits all of them; each round starts one
+        load further along. Every result is logged."""
+        s = self.settings
+        runs: dict[str, list[dict[str, Any]]] = {load[0]: [] for load in loads}
+        for run in range(s.runs):
+            shift = run % len(loads)
+            for label, server, kind, path in [*loads[shift:], *loads[:shift]]:
+                result = self.load([server], kind=kind, path=path)
+                runs[label].append(result)
+                log(
+                    f"{what} {label:24s} run {run + 1}/{s.runs}: "
+                    f"{result['rps']:7.1f}/s p50 {result['p50_ms']:.2f} ms "
+                    f"p99 {result['p99_ms']:.2f} ms errors {result['errors']} "
+                    f"generator {result['gen_cpu_pct']:.1f} % CPU, other load "
+                    f"{result['other_cpu_pct']:.0f} %"
+                )
+        return runs
+
+    def stop(self, servers: Iterable[Server], what: str) -> None:
+        """Stop ``servers``; a traceback in one's log is a problem."""
+        for server in servers:
+            if server.tracebacks():
+                self.problems.append(
+                    f"{server.label} ({what}): tracebacks in {server.logs}"
+                )
+            server.stop()
 
     def race(self, targets: Sequence[Server], token: str, size: int) -> dict[str, Any]:
         spec = {

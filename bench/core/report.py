@@ -10,6 +10,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from core.settings import GENERATOR_CPU_FLAG_PCT
+
 
 def log(message: str) -> None:
     sys.stderr.write(f"[{time.strftime('%H:%M:%S')}] {message}\n")
@@ -89,3 +91,41 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "runs_rps": [round(r["rps"], 1) for r in runs],
         "runs_p50_ms": [round(r["p50_ms"], 3) for r in runs],
     }
+
+
+def per_round(a: dict[str, Any], b: dict[str, Any]) -> list[float]:
+    """Throughput ratios a/b of each round (run k of both ran in round k)."""
+    return [ratio(x, y) for x, y in zip(a["runs_rps"], b["runs_rps"], strict=True)]
+
+
+def load_headers(rate: str, per: str) -> list[str]:
+    """The headers of :func:`load_cells`: ``rate`` names the throughput
+    (``refreshes/s``), ``per`` one request (``r``)."""
+    return [
+        rate,
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        f"app CPU ms/{per}",
+        f"db CPU ms/{per}",
+        f"gen CPU ms/{per}",
+        f"runs ({rate})",
+        "gen CPU %",
+        "other load %",
+    ]
+
+
+def load_cells(f: dict[str, Any]) -> list[Any]:
+    """A :func:`summary`'s figures as table cells (see :func:`load_headers`)."""
+    return [
+        f["rps"],
+        f["p50_ms"],
+        f["p99_ms"],
+        f["errors"],
+        f["server_cpu_ms"],
+        f["db_cpu_ms"],
+        f["client_cpu_ms"],
+        per_run(f["runs_rps"]),
+        per_run(f["runs_gen_cpu_pct"], GENERATOR_CPU_FLAG_PCT, 1),
+        per_run(f["runs_other_cpu_pct"]),
+    ]

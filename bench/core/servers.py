@@ -161,6 +161,9 @@ class Server:
     chains: Chains = field(default_factory=Chains)
     #: Bearer tokens for the resource section, one per connection.
     access_tokens: list[str] = field(default_factory=list)
+    #: MCP session ids (``Mcp-Session-Id``), one per connection, each opened
+    #: with that connection's access token.
+    sessions: list[str] = field(default_factory=list)
     #: The gunicorn app when not the kind's usual one (``APPS``); from bench/.
     app: str | None = None
     client_id: str = ""
@@ -171,6 +174,14 @@ class Server:
     extra_env: dict[str, str] = field(default_factory=dict)
     #: gunicorn's worker options (the soak runs more workers).
     worker_args: tuple[str, ...] = GUNICORN_WORKERS
+    #: A server that is not gunicorn (the example MCP server): its command
+    #: line, ``{port}`` filled in. One process, its own worker.
+    command: tuple[str, ...] = ()
+    #: The example app's ``OAUTH2_ISSUER`` is this server's own URL (what a
+    #: resource server fetches its metadata and JWKS from).
+    own_issuer: bool = False
+    #: More options for ``apps/seed.py`` (e.g. ``--code-scope``).
+    seed_args: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -179,6 +190,10 @@ class Server:
     @property
     def authorization(self) -> str:
         return basic_auth(self.client_id, self.client_secret)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def env(self) -> dict[str, str]:
         env = {
@@ -204,6 +219,8 @@ class Server:
                     self.rotate
                 ),
             )
+            if self.own_issuer and self.port:
+                env.update(FLASK_OAUTH2_ISSUER=self.base_url)
         else:
             env.update(
                 BENCH_ENGINE_OPTIONS=options,
@@ -227,6 +244,7 @@ class Server:
                 str(background),
                 "--access",
                 str(access),
+                *self.seed_args,
             ],
             self.env(),
             timeout=180 + background * 0.002,
@@ -264,7 +282,8 @@ class Server:
             out = self.home / f"gunicorn-{self.port}.out"
             err = self.home / f"gunicorn-{self.port}.err"
             self.logs = [out, err]
-            command = [
+            command = [c.replace("{port}", str(self.port)) for c in self.command]
+            command = command or [
                 PYTHON,
                 "-m",
                 "gunicorn",
@@ -280,7 +299,7 @@ class Server:
                 # shared by every server on the machine: off.
                 "--no-control-socket",
             ]
-            if self.kind != "project" or self.app:
+            if not self.command and (self.kind != "project" or self.app):
                 command += ["--pythonpath", str(BENCH_DIR)]
             with out.open("wb") as stdout, err.open("wb") as stderr:
                 self.process = subprocess.Popen(
@@ -303,7 +322,8 @@ class Server:
         raise RuntimeError(f"{self.label}: no free port after 3 attempts")
 
     def wait_ready(self) -> None:
-        """Until the token endpoint answers and both workers are forked."""
+        """Until the token endpoint answers (any status) and both workers are
+        forked (a ``command`` server: until it answers)."""
         assert self.process is not None
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:
@@ -320,13 +340,15 @@ class Server:
             except OSError:
                 time.sleep(0.1)
                 continue
-            if len(proc_children(self.process.pid)) >= 2:
+            if self.command or len(proc_children(self.process.pid)) >= 2:
                 return
             time.sleep(0.1)
         raise RuntimeError(f"gunicorn ({self.label}) not ready in {STARTUP_TIMEOUT} s")
 
     def workers(self) -> list[int]:
-        return [] if self.process is None else proc_children(self.process.pid)
+        if self.process is None:
+            return []
+        return [self.process.pid] if self.command else proc_children(self.process.pid)
 
     def stop(self) -> None:
         process = self.process

@@ -15,6 +15,7 @@ LABELS = {
 SECTIONS = (
     "matrix",
     "resource",
+    "formats",
     "scaling",
     "memory",
     "scaleout",
@@ -38,6 +39,13 @@ TARGET_MEMORY = 1.1
 #: Largest share of refresh throughput metrics may cost.
 TARGET_METRICS_COST = 0.03
 TARGET_RESOURCE_VS_FLOOR = 0.8
+# The formats section (issue 23, point 3), each against its baseline.
+#: A refresh returning a JWT access token, over the same returning an opaque one.
+TARGET_JWT_VS_OPAQUE = 0.9
+#: A refresh of an ``openid`` grant (a new ID token), over the same without.
+TARGET_OPENID_VS_PLAIN = 0.85
+#: A resource call verified by signature (JWKS), over ``@require_oauth``'s lookup.
+TARGET_SIGNATURE_VS_DATABASE = 1.5
 #: A run whose load generator takes more of the machine's CPU is flagged:
 #: the generator competes with the servers for the cores.
 GENERATOR_CPU_FLAG_PCT = 15.0

@@ -7,7 +7,7 @@
 -- that connection: the thread's globals are the connection's chain.
 --
 -- SPEC is a text file, one "key value" per line:
---   kind refresh | resource     what to send
+--   kind refresh | resource | mcp   what to send
 --   mode duration | count       stop after the window, or after N responses
 --   warmup S / duration S       duration mode: the measured window per thread
 --   requests N                  count mode: responses per connection
@@ -17,7 +17,8 @@
 --   finished FILE               each thread appends its index when done
 --   conn TOKEN [SPARE ...]      one line per connection, in order: refresh:
 --                               its current refresh token then spare grants;
---                               resource: its access token
+--                               resource: its access token; mcp: its access
+--                               token and its MCP session id
 --
 -- refresh: each connection POSTs grant_type=refresh_token with its current
 -- token and takes the refresh_token a 200 returns (rotation), or keeps its
@@ -26,6 +27,10 @@
 -- the same). Without one the connection is done; as wrk cannot close it, it
 -- goes on sending the dead token, uncounted, until the others are done.
 -- resource: each connection GETs the path with "Authorization: Bearer TOKEN".
+-- mcp: each connection POSTs an MCP tools/call of the tool "whoami" (JSON-RPC,
+-- streamable HTTP) to the path with its bearer token and its session
+-- (Mcp-Session-Id, opened by the bench); a 200 whose body holds no "result",
+-- or a tool error ("isError":true), is an error.
 --
 -- Stopping: a connection whose window (or count) is over appends its index
 -- to the "finished" file, and keeps sending, uncounted, until every
@@ -181,6 +186,14 @@ function init(args)
     fixed_request = wrk.format("GET", spec.path, {
       ["Authorization"] = "Bearer " .. (token or ""),
     })
+  elseif kind == "mcp" then
+    fixed_request = wrk.format("POST", spec.path, {
+      ["Authorization"] = "Bearer " .. (token or ""),
+      ["Accept"] = "application/json, text/event-stream",
+      ["Content-Type"] = "application/json",
+      ["Mcp-Session-Id"] = spares[1] or "",
+    }, '{"jsonrpc":"2.0","id":1,"method":"tools/call",'
+      .. '"params":{"name":"whoami","arguments":{}}}')
   end
 end
 
@@ -230,7 +243,10 @@ function response(status, headers, body)
   sent = sent + 1
   local counted = not finished
     and (mode ~= "duration" or (t >= window_start and t <= window_end))
-  if status == 200 then
+  -- A JSON-RPC or tool error inside an MCP 200 is an error.
+  local refused = kind == "mcp" and status == 200
+    and (not body:find('"result"', 1, true) or body:find('"isError":true', 1, true))
+  if status == 200 and not refused then
     if kind == "refresh" then
       token = body:match('"refresh_token"%s*:%s*"([^"]+)"') or token
     end
@@ -242,6 +258,9 @@ function response(status, headers, body)
     if counted then
       local error_code = body:match('"error"%s*:%s*"([%w_]+)"')
       local key = error_code and (status .. " " .. error_code) or tostring(status)
+      if refused then
+        key = "200 mcp error"
+      end
       errors[key] = (errors[key] or 0) + 1
     end
     if kind == "refresh" and (status == 400 or status == 401) then

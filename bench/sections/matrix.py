@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.common import TOKEN_PATH
 from core.harness import Bench
-from core.report import log, median, per_run, ratio, summary, table, verdict
+from core.report import (
+    load_cells,
+    load_headers,
+    log,
+    median,
+    per_round,
+    ratio,
+    summary,
+    table,
+    verdict,
+)
 from core.settings import (
     GENERATOR_CPU_FLAG_PCT,
     KINDS,
@@ -32,34 +43,23 @@ def matrix(bench: Bench) -> None:
             )
             for kind, rotate in configs
         }
-        runs: dict[tuple[str, bool], list[dict[str, Any]]] = {c: [] for c in configs}
         try:
             bench.start_all(list(servers.values()))
-            for run in range(s.runs):
-                order = configs[run % len(configs) :] + configs[: run % len(configs)]
-                for config in order:
-                    result = bench.load([servers[config]])
-                    runs[config].append(result)
-                    log(
-                        f"matrix: {db_kind} {LABELS[config[0]]:14s} rotation "
-                        f"{'on ' if config[1] else 'off'} run {run + 1}/{s.runs}: "
-                        f"{result['rps']:7.1f}/s p50 {result['p50_ms']:.2f} ms "
-                        f"p99 {result['p99_ms']:.2f} ms errors {result['errors']} "
-                        f"generator {result['gen_cpu_pct']:.1f} % CPU, other load "
-                        f"{result['other_cpu_pct']:.0f} %"
-                    )
+            runs = bench.interleave(
+                [(_label(*c), servers[c], "refresh", TOKEN_PATH) for c in configs],
+                f"matrix: {db_kind}",
+            )
         finally:
-            for server in servers.values():
-                if server.tracebacks():
-                    bench.problems.append(
-                        f"{server.label} ({db_kind}): tracebacks in {server.logs}"
-                    )
-                server.stop()
-        for (kind, rotate), values in runs.items():
+            bench.stop(servers.values(), db_kind)
+        for kind, rotate in configs:
             key = f"{db_kind}/{kind}/{'on' if rotate else 'off'}"
-            figures[key] = summary(values)
+            figures[key] = summary(runs[_label(kind, rotate)])
     bench.results["matrix"] = figures
     print_matrix(bench, figures)
+
+
+def _label(kind: str, rotate: bool) -> str:
+    return f"{LABELS[kind]} rotation {'on' if rotate else 'off'}"
 
 
 def print_matrix(bench: Bench, figures: dict[str, dict[str, Any]]) -> None:
@@ -69,23 +69,7 @@ def print_matrix(bench: Bench, figures: dict[str, dict[str, Any]]) -> None:
         for rotate in ("on", "off"):
             for kind in KINDS:
                 f = figures[f"{db_kind}/{kind}/{rotate}"]
-                rows.append(
-                    [
-                        db_kind,
-                        LABELS[kind],
-                        rotate,
-                        f["rps"],
-                        f["p50_ms"],
-                        f["p99_ms"],
-                        f["errors"],
-                        f["server_cpu_ms"],
-                        f["db_cpu_ms"],
-                        f["client_cpu_ms"],
-                        per_run(f["runs_rps"]),
-                        per_run(f["runs_gen_cpu_pct"], GENERATOR_CPU_FLAG_PCT, 1),
-                        per_run(f["runs_other_cpu_pct"]),
-                    ]
-                )
+                rows.append([db_kind, LABELS[kind], rotate, *load_cells(f)])
     bench.emit(
         f"\n== Token endpoint: refresh grant under gunicorn (2 sync workers, "
         f"127.0.0.1), {s.connections} client connections, median of {s.runs} "
@@ -93,21 +77,7 @@ def print_matrix(bench: Bench, figures: dict[str, dict[str, Any]]) -> None:
     )
     bench.emit(
         table(
-            [
-                "db",
-                "server",
-                "rotation",
-                "refreshes/s",
-                "p50 ms",
-                "p99 ms",
-                "errors",
-                "app CPU ms/r",
-                "db CPU ms/r",
-                "gen CPU ms/r",
-                "runs (refreshes/s)",
-                "gen CPU %",
-                "other load %",
-            ],
+            ["db", "server", "rotation", *load_headers("refreshes/s", "r")],
             rows,
         )
     )
@@ -128,9 +98,9 @@ def print_matrix(bench: Bench, figures: dict[str, dict[str, Any]]) -> None:
             r = figures[f"{db_kind}/recipe/{rotate}"]
             # Paired: run k of every server ran back to back in round k,
             # so the median of per-round ratios resists drifting load.
-            per_floor = _per_round(p, f)
-            per_spec = _per_round(p, sf)
-            per_recipe = _per_round(p, r)
+            per_floor = per_round(p, f)
+            per_spec = per_round(p, sf)
+            per_recipe = per_round(p, r)
             vs_floor = median(per_floor)
             vs_spec = median(per_spec)
             vs_recipe = median(per_recipe)
@@ -188,7 +158,3 @@ def print_matrix(bench: Bench, figures: dict[str, dict[str, Any]]) -> None:
             ratio_rows,
         )
     )
-
-
-def _per_round(a: dict[str, Any], b: dict[str, Any]) -> list[float]:
-    return [ratio(x, y) for x, y in zip(a["runs_rps"], b["runs_rps"], strict=True)]

@@ -22,9 +22,19 @@ from typing import Any
 
 from core.common import RESOURCE_PATH
 from core.harness import Bench
-from core.report import log, median, per_run, ratio, summary, table, verdict
+from core.report import (
+    load_cells,
+    load_headers,
+    log,
+    median,
+    per_round,
+    ratio,
+    summary,
+    table,
+    verdict,
+)
 from core.servers import Server
-from core.settings import GENERATOR_CPU_FLAG_PCT, LABELS, TARGET_RESOURCE_VS_FLOOR
+from core.settings import LABELS, TARGET_RESOURCE_VS_FLOOR
 
 #: (label, server kind, route): what is measured, in round order.
 ROUTES: list[tuple[str, str, str]] = [
@@ -46,7 +56,6 @@ def resource(bench: Bench) -> None:
             if kind == "project":
                 server.app = "apps.project_resource_app:create_app()"
             servers[kind] = server
-        runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _, _ in ROUTES}
         try:
             for server in servers.values():
                 server.add_access_tokens(s.connections)
@@ -59,26 +68,15 @@ def resource(bench: Bench) -> None:
                     kind="resource",
                     path=path,
                 )
-            for run in range(s.runs):
-                shift = run % len(ROUTES)
-                for label, kind, path in ROUTES[shift:] + ROUTES[:shift]:
-                    result = bench.load([servers[kind]], kind="resource", path=path)
-                    runs[label].append(result)
-                    log(
-                        f"resource: {db_kind} {label:16s} run {run + 1}/{s.runs}: "
-                        f"{result['rps']:7.1f}/s p50 {result['p50_ms']:.2f} ms "
-                        f"errors {result['errors']} generator "
-                        f"{result['gen_cpu_pct']:.1f} % CPU, other load "
-                        f"{result['other_cpu_pct']:.0f} %"
-                    )
+            runs = bench.interleave(
+                [
+                    (label, servers[kind], "resource", path)
+                    for label, kind, path in ROUTES
+                ],
+                f"resource: {db_kind}",
+            )
         finally:
-            for server in servers.values():
-                if server.tracebacks():
-                    bench.problems.append(
-                        f"{server.label} ({db_kind}, resource): tracebacks in "
-                        f"{server.logs}"
-                    )
-                server.stop()
+            bench.stop(servers.values(), f"{db_kind}, resource")
         for label, values in runs.items():
             figures[f"{db_kind}/{label}"] = summary(values)
     bench.results["resource"] = figures
@@ -91,23 +89,7 @@ def print_resource(bench: Bench, figures: dict[str, dict[str, Any]]) -> None:
     for db_kind in s.databases:
         for label, _kind, path in ROUTES:
             f = figures[f"{db_kind}/{label}"]
-            rows.append(
-                [
-                    db_kind,
-                    label,
-                    path,
-                    f["rps"],
-                    f["p50_ms"],
-                    f["p99_ms"],
-                    f["errors"],
-                    f["server_cpu_ms"],
-                    f["db_cpu_ms"],
-                    f["client_cpu_ms"],
-                    per_run(f["runs_rps"]),
-                    per_run(f["runs_gen_cpu_pct"], GENERATOR_CPU_FLAG_PCT, 1),
-                    per_run(f["runs_other_cpu_pct"]),
-                ]
-            )
+            rows.append([db_kind, label, path, *load_cells(f)])
     bench.emit(
         f"\n== Resource: GET of a protected route with a valid bearer token, "
         f"gunicorn (2 sync workers, 127.0.0.1), {s.connections} client "
@@ -116,21 +98,7 @@ def print_resource(bench: Bench, figures: dict[str, dict[str, Any]]) -> None:
     )
     bench.emit(
         table(
-            [
-                "db",
-                "server",
-                "route",
-                "calls/s",
-                "p50 ms",
-                "p99 ms",
-                "errors",
-                "app CPU ms/c",
-                "db CPU ms/c",
-                "gen CPU ms/c",
-                "runs (calls/s)",
-                "gen CPU %",
-                "other load %",
-            ],
+            ["db", "server", "route", *load_headers("calls/s", "c")],
             rows,
         )
     )
@@ -140,14 +108,8 @@ def print_resource(bench: Bench, figures: dict[str, dict[str, Any]]) -> None:
         recipe = figures[f"{db_kind}/authlib-recipe"]
         for label in ("project", "project /api/me"):
             p = figures[f"{db_kind}/{label}"]
-            per_floor = [
-                ratio(a, b)
-                for a, b in zip(p["runs_rps"], floor["runs_rps"], strict=True)
-            ]
-            per_recipe = [
-                ratio(a, b)
-                for a, b in zip(p["runs_rps"], recipe["runs_rps"], strict=True)
-            ]
+            per_floor = per_round(p, floor)
+            per_recipe = per_round(p, recipe)
             vs_floor = median(per_floor)
             target = (
                 f"{verdict(vs_floor >= TARGET_RESOURCE_VS_FLOOR)} "

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import statistics
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.append(str(REPO))
+sys.path.append(str(REPO / "bench"))
 
 
 class App:
@@ -106,40 +106,13 @@ class App:
         return dict(response.json)  # type: ignore[arg-type]
 
     def code_family(self, scope: str) -> dict[str, Any]:
-        """A family from the code grant, its code stored as ``/authorize``
-        would store it (the login page is not what is measured)."""
-        from flask_refreshgrant import RefreshGrant
+        """A family from the code grant (``apps/seed.py``'s ``code_grant``)."""
+        from apps.seed import code_grant
+        from core.common import basic_auth
 
-        code = secrets.token_urlsafe(32)
-        with self.app.app_context():
-            state = RefreshGrant.state()
-            now = state.server.now()
-            state.store.save_authorization_code(
-                code,
-                client_id=self.demo[0],
-                user_id="1",
-                redirect_uri="http://127.0.0.1/callback",
-                scope=scope,
-                code_challenge=None,
-                code_challenge_method=None,
-                now=now,
-                expires_at=now + 600,
-                auth_time=now,
-            )
-        response = self.client.post(
-            "/oauth2/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": "http://127.0.0.1/callback",
-            },
-            auth=self.demo,
+        return code_grant(
+            self.app, self.client, self.demo[0], basic_auth(*self.demo), scope
         )
-        body: dict[str, Any] = response.json  # type: ignore[assignment]
-        assert response.status_code == 200 and ("id_token" in body) == (
-            "openid" in scope
-        ), body
-        return body
 
     def chain(
         self, auth: tuple[str, str], first: dict[str, Any], count: int
