@@ -233,3 +233,27 @@ def test_an_expire_listener_sees_the_unloaded_attributes_expired(
     assert expired == [{"owner"}]
     assert item is not None and item.owner.name == "ada"
 
+
+def test_given_and_unread_attributes(session: Session) -> None:
+    """A loader may leave out columns: ``given`` ones the caller supplies,
+    ``unread`` ones stay expired and load, as expired attributes do, when
+    read."""
+    loader = RowLoader(Item, given=("digest",), unread=("label",))
+    assert [column.name for column in loader.columns] == ["id", "owner_id"]
+    statements: list[str] = []
+    bind = session.get_bind()
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(bind, "before_cursor_execute", record)
+    try:
+        row = session.execute(_by_digest(loader), {"value": "d-item"}).one()
+        item = loader.adopt(session, row, ("d-item",))
+        assert (item.id, item.digest, item.owner_id) == (10, "d-item", 1)
+        assert len(statements) == 1 and not session.dirty
+        assert item.label == "first"  # loaded now, by primary key
+        assert len(statements) == 2 and "label_text" in statements[1]
+        assert not inspect(item).expired_attributes
+    finally:
+        event.remove(bind, "before_cursor_execute", record)

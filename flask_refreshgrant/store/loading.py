@@ -60,27 +60,52 @@ class RowLoader(Generic[_M]):
     """Reads rows of ``model`` with Core and adopts them into the session
     (see the module's docstring)."""
 
-    def __init__(self, model: type[_M], prefix: str = "") -> None:
+    def __init__(
+        self,
+        model: type[_M],
+        prefix: str = "",
+        *,
+        given: tuple[str, ...] = (),
+        unread: tuple[str, ...] = (),
+    ) -> None:
+        """``given``: attributes not selected because the caller knows their
+        values (passed to :meth:`adopt`); ``unread``: attributes not
+        selected, left expired on the instance (read, they load as expired
+        attributes do: one ``SELECT`` of them by primary key)."""
         self.model = model
         self._mapper: Mapper[Any] = inspect(model)
         plain = _plain_columns(self._mapper)
         #: Whether :meth:`adopt` may be used; else query with the ORM.
         self.supported = plain is not None
-        self._keys = [key for key, _ in plain or ()]
+        selected = [
+            (key, column)
+            for key, column in plain or ()
+            if key not in given and key not in unread
+        ]
+        self._keys = [key for key, _ in selected]
+        self._given = given
+        self._unread = unread
         #: Whether a fresh instance with these columns loaded lacks only
-        #: relationships: then :meth:`adopt` may take its short way.
+        #: relationships (and ``unread``): then :meth:`adopt` may take its
+        #: short way.
         self._fresh_is_loaded = _UPDATE_IMPL is not None and set(
             self._mapper.class_manager
-        ).difference(self._keys) <= set(self._mapper.relationships.keys())
+        ).difference(self._keys, given, unread) <= set(
+            self._mapper.relationships.keys()
+        )
         self._primary_key = [
             self._mapper.get_property_by_column(column).key
             for column in self._mapper.primary_key
         ]
-        #: The model's columns, labelled ``prefix + attribute`` (a prefix
-        #: keeps two models' columns apart in a join).
+        #: The model's selected columns, labelled ``prefix + attribute`` (a
+        #: prefix keeps two models' columns apart in a join).
         self.columns: list[Label[Any]] = [
-            column.label(prefix + key) for key, column in plain or ()
+            column.label(prefix + key) for key, column in selected
         ]
+
+    def position(self, attribute: str) -> int:
+        """Where ``attribute``'s value is in a row of :attr:`columns`."""
+        return self._keys.index(attribute)
 
     def column(self, attribute: str) -> Column[Any]:
         """The table column behind ``attribute``, for WHERE and ON clauses:
@@ -106,11 +131,16 @@ class RowLoader(Generic[_M]):
         row = session.execute(statement, params).first()
         return None if row is None else self.adopt(session, row)
 
-    def adopt(self, session: Session, values: Sequence[Any]) -> _M:
+    def adopt(
+        self, session: Session, values: Sequence[Any], given: Sequence[Any] = ()
+    ) -> _M:
         """The persistent instance for ``values`` (this loader's columns, in
-        order): the one already in ``session``'s identity map, else a new
-        one added to it."""
+        order) and ``given`` (the values of its ``given`` attributes): the
+        one already in ``session``'s identity map, else a new one added to
+        it."""
         loaded = dict(zip(self._keys, values, strict=True))
+        if self._given:
+            loaded.update(zip(self._given, given, strict=True))
         key = self._mapper.identity_key_from_primary_key(
             tuple(loaded[name] for name in self._primary_key)
         )
@@ -120,7 +150,11 @@ class RowLoader(Generic[_M]):
         instance = self._mapper.class_manager.new_instance()
         instance_dict(instance).update(loaded)
         state = instance_state(instance)
-        if not self._fresh_is_loaded or state.manager.dispatch.expire:
+        if (
+            _UPDATE_IMPL is None
+            or not self._fresh_is_loaded
+            or state.manager.dispatch.expire
+        ):
             make_transient_to_detached(instance)
             session.add(instance)
             return instance  # type: ignore[no-any-return]
@@ -131,7 +165,10 @@ class RowLoader(Generic[_M]):
         # which are not in its __dict__, so expiring them changes nothing
         # (with no ``expire`` listener to tell) and the save-update cascade
         # finds no related object; they lazy-load when read, as after the
-        # ORM's own query. The attach events fire as with add().
+        # ORM's own query. The attach events fire as with add(). Columns
+        # left unread are expired, as make_transient_to_detached() does.
         state.key = key
+        if self._unread:
+            state.expired_attributes.update(self._unread)
         _UPDATE_IMPL(session, state)
         return instance  # type: ignore[no-any-return]
