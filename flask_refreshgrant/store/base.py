@@ -58,8 +58,12 @@ class StoreBase:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """Commit on success, roll back on any error (and re-raise it)."""
-        session = self.session
+        """Commit on success, roll back on any error (and re-raise it).
+
+        Yields the scoped session's current ``Session`` itself: each call
+        through the ``db.session`` proxy looks the session up again.
+        """
+        session = self.current_session()
         try:
             yield session
             session.commit()
