@@ -84,7 +84,7 @@ class RowLoader(Generic[_M]):
         ]
         self._keys = [key for key, _ in selected]
         self._given = given
-        self._unread = unread
+        self._unread = tuple(key for key, _ in plain or () if key in unread)
         #: Whether a fresh instance with these columns loaded lacks only
         #: relationships (and ``unread``): then :meth:`adopt` may take its
         #: short way.
