@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
+from weakref import WeakKeyDictionary
 
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin as AuthlibCodeMixin
 from authlib.oauth2.rfc6749 import ClientMixin as AuthlibClientMixin
@@ -326,14 +326,9 @@ class Models:
     registration_limit: type[RegistrationLimitMixin] | None = None
 
 
-_default_models: weakref.WeakKeyDictionary[SQLAlchemy, Models] = (
-    weakref.WeakKeyDictionary()
-)
-#: The default model classes built on each ``db``, by table name: each is
-#: built once, since a table can be mapped only once per ``db``.
-_built: weakref.WeakKeyDictionary[SQLAlchemy, dict[str, type[Any]]] = (
-    weakref.WeakKeyDictionary()
-)
+_default_models: WeakKeyDictionary[SQLAlchemy, Models] = WeakKeyDictionary()
+#: The default model classes built on each ``db``, by table name (mapped once).
+_built: WeakKeyDictionary[SQLAlchemy, dict[str, type[Any]]] = WeakKeyDictionary()
 
 _Mixin = TypeVar("_Mixin")
 
@@ -358,6 +353,11 @@ _OPTIONAL_MODELS: dict[str, type[Any]] = {
     "registration_token": RegistrationTokenMixin,
     "registration_limit": RegistrationLimitMixin,
 }
+
+
+def is_default_model(model: type[Any]) -> bool:
+    """Whether ``model`` is a default model (nothing of an app's own)."""
+    return any(model in built.values() for built in _built.values())
 
 
 def complete_models(db: SQLAlchemy, models: Models | None) -> Models:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import (
     DeclarativeBase,
+    InstanceState,
     Mapped,
     ORMExecuteState,
     Session,
@@ -184,3 +185,75 @@ def test_models_the_shortcut_would_get_wrong_use_the_orm(
     assert type(found) is expected
     if model is Rebuilt:
         assert getattr(found, "loaded_by_orm", False)
+
+
+def test_adoption_fires_the_session_events_add_fires(session: Session) -> None:
+    """Adopting is ``make_transient_to_detached`` and ``add``: the session's
+    attach events fire for it, once, as they do for ``add``."""
+    fired: list[tuple[str, Any]] = []
+    for name in ("before_attach", "after_attach"):
+        event.listen(
+            session,
+            name,
+            lambda _session, instance, name=name: fired.append((name, instance)),
+        )
+    event.listen(
+        session,
+        "detached_to_persistent",
+        lambda _session, instance: fired.append(("detached_to_persistent", instance)),
+    )
+    loader = RowLoader(Item)
+
+    item = loader.first(session, _by_digest(loader), {"value": "d-item"})
+
+    assert fired == [
+        ("before_attach", item),
+        ("after_attach", item),
+        ("detached_to_persistent", item),
+    ]
+    assert not inspect(item).modified and not session.dirty
+
+
+def test_an_expire_listener_sees_the_unloaded_attributes_expired(
+    session: Session,
+) -> None:
+    """``make_transient_to_detached`` expires what the row did not load (the
+    relationships); a model's ``expire`` listener is told so, as before."""
+    expired: list[set[str] | None] = []
+
+    def record(_state: InstanceState[Any], names: set[str] | None) -> None:
+        expired.append(None if names is None else set(names))
+
+    event.listen(Item, "expire", record)
+    try:
+        loader = RowLoader(Item)
+        item = loader.first(session, _by_digest(loader), {"value": "d-item"})
+    finally:
+        event.remove(Item, "expire", record)
+    assert expired == [{"owner"}]
+    assert item is not None and item.owner.name == "ada"
+
+
+def test_given_and_unread_attributes(session: Session) -> None:
+    """A loader may leave out columns: ``given`` ones the caller supplies,
+    ``unread`` ones stay expired and load, as expired attributes do, when
+    read."""
+    loader = RowLoader(Item, given=("digest",), unread=("label",))
+    assert [column.name for column in loader.columns] == ["id", "owner_id"]
+    statements: list[str] = []
+    bind = session.get_bind()
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(bind, "before_cursor_execute", record)
+    try:
+        row = session.execute(_by_digest(loader), {"value": "d-item"}).one()
+        item = loader.adopt(session, row, ("d-item",))
+        assert (item.id, item.digest, item.owner_id) == (10, "d-item", 1)
+        assert len(statements) == 1 and not session.dirty
+        assert item.label == "first"  # loaded now, by primary key
+        assert len(statements) == 2 and "label_text" in statements[1]
+        assert not inspect(item).expired_attributes
+    finally:
+        event.remove(bind, "before_cursor_execute", record)

@@ -166,6 +166,49 @@ def test_a_rotating_refresh_reads_once_and_writes_in_one_transaction(
         ]
 
 
+def test_the_joined_lookup_reads_token_and_client_as_the_orm_does(
+    harness: Harness,
+) -> None:
+    """The refresh grant's one SELECT of the token and its client selects
+    fewer columns than the two rows have (the digest and client id it
+    already knows, client columns a refresh never reads); every attribute
+    still reads as the ORM's own query loads it, the ones not selected on
+    first read."""
+    client = harness.create_client(redirect_uris=["https://app.example/cb"])
+    first = harness.password_grant(client).json
+    assert first is not None
+    models = RefreshGrant.state(harness.app).models
+
+    def columns(instance: object) -> dict[str, object]:
+        return {
+            attribute.key: getattr(instance, attribute.key)
+            for attribute in sa.inspect(type(instance)).column_attrs
+        }
+
+    with harness.app.app_context():
+        store = RefreshGrant.state().store
+        token = store.find_refresh_token_and_client(first["refresh_token"])
+        assert token is not None
+        loaded = store.get_client(client.client_id)
+        assert loaded is not None and not harness.db.session.dirty
+        joined = (columns(token), columns(loaded))
+        harness.db.session.expunge_all()
+        by_orm = (
+            columns(
+                harness.db.session.scalars(
+                    sa.select(models.refresh_token).filter_by(id=token.id)
+                ).one()
+            ),
+            columns(
+                harness.db.session.scalars(
+                    sa.select(models.client).filter_by(client_id=client.client_id)
+                ).one()
+            ),
+        )
+    assert joined == by_orm
+    assert joined[1]["redirect_uris"] == "https://app.example/cb"
+
+
 def test_no_access_token_for_a_refresh_token_revoked_since_it_was_read(
     harness: Harness,
 ) -> None:

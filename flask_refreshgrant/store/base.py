@@ -35,6 +35,7 @@ class StoreBase:
     def __init__(self, db: SQLAlchemy, models: Models) -> None:
         self.db = db
         self.models = models
+        self._dialect: Dialect | None = None
 
     @property
     def session(self) -> Session:
@@ -45,13 +46,24 @@ class StoreBase:
         return cast(Session, self.db.session())
 
     def dialect(self, session: Session) -> Dialect:
-        """The dialect of the database the token tables live in."""
-        return session.get_bind(mapper=self.models.refresh_token).dialect
+        """The dialect of the database the token tables live in.
+
+        Looked up once: resolving the bind (Flask-SQLAlchemy's ``get_bind``)
+        costs more than some of the statements it picks, and an app's
+        engines, made by ``init_app``, keep their database.
+        """
+        if self._dialect is None:
+            self._dialect = session.get_bind(mapper=self.models.refresh_token).dialect
+        return self._dialect
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """Commit on success, roll back on any error (and re-raise it)."""
-        session = self.session
+        """Commit on success, roll back on any error (and re-raise it).
+
+        Yields the scoped session's current ``Session`` itself: each call
+        through the ``db.session`` proxy looks the session up again.
+        """
+        session = self.current_session()
         try:
             yield session
             session.commit()

@@ -10,13 +10,15 @@ work.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, Table, bindparam, insert, select, update
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
-from ..models import Models
+from ..models import Models, is_default_model
 from .loading import RowLoader
 
 
@@ -39,6 +41,20 @@ def _bound_values(table: Table, prefix: str, names: tuple[str, ...]) -> Select[A
     return select(
         *(bindparam(f"{prefix}{name}", type_=table.c[name].type) for name in names)
     )
+
+
+#: Columns of the default client model that a refresh never reads (they serve
+#: the authorization endpoint, registration, management and introspection):
+#: the joined lookup leaves them expired on the instance, so reading one
+#: loads them then.
+_UNREAD_CLIENT_COLUMNS = (
+    "client_name",
+    "redirect_uris",
+    "created_at",
+    "registered_by",
+    "token_seen_at",
+    "served_resources",
+)
 
 
 class Statements:
@@ -71,8 +87,19 @@ class Statements:
         #: the refresh token's columns, then the client's (prefixed
         #: ``client__``), read by these two loaders — or, when either model
         #: needs the ORM's own loading (``None``), the two mapped classes.
-        refresh_loader = self.loaders[refresh]
-        client_loader: RowLoader[Any] = RowLoader(client, "client__")
+        #: Not selected, because the caller knows them: the token's digest
+        #: (the WHERE clause's) and the client's ``client_id`` (the join's,
+        #: equal to the token's); nor, of the default client model, the
+        #: columns a refresh never reads (``_UNREAD_CLIENT_COLUMNS``): a
+        #: driver builds objects per result column per execution (psycopg:
+        #: about 10,000 instructions each).
+        refresh_loader: RowLoader[Any] = RowLoader(refresh, given=("digest",))
+        client_loader: RowLoader[Any] = RowLoader(
+            client,
+            "client__",
+            given=("client_id",),
+            unread=_UNREAD_CLIENT_COLUMNS if is_default_model(client) else (),
+        )
         self.joined_loaders: tuple[RowLoader[Any], RowLoader[Any]] | None = None
         if refresh_loader.supported and client_loader.supported:
             self.joined_loaders = (refresh_loader, client_loader)
@@ -129,6 +156,19 @@ class Statements:
         )
         self._rotations: dict[tuple[Any, ...], Executable | None] = {}
         self._conditional_access: dict[tuple[Any, ...], Executable | None] = {}
+
+    def adopt_joined(
+        self, session: Session, row: Sequence[Any], digest: str
+    ) -> tuple[Any, Any]:
+        """The refresh token and client instances of a row of
+        :attr:`refresh_token_and_client` whose digest is ``digest``."""
+        if self.joined_loaders is None:
+            return row[0], row[1]
+        refresh_loader, client_loader = self.joined_loaders
+        split = len(refresh_loader.columns)
+        refresh = refresh_loader.adopt(session, row[:split], (digest,))
+        client_id = row[refresh_loader.position("client_id")]
+        return refresh, client_loader.adopt(session, row[split:], (client_id,))
 
     def access_token_if_live(
         self, dialect: Dialect, access: tuple[str, ...]

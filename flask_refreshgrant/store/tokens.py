@@ -99,19 +99,13 @@ class TokenStore(StoreBase):
         token whose client no longer exists is not found.
         """
         session = self.current_session()
+        digest = token_digest(token)
         row = session.execute(
-            self.statements.refresh_token_and_client, {"value": token_digest(token)}
+            self.statements.refresh_token_and_client, {"value": digest}
         ).first()
         if row is None:
             return None
-        loaders = self.statements.joined_loaders
-        if loaders is None:
-            refresh, client = row
-        else:
-            refresh_loader, client_loader = loaders
-            split = len(refresh_loader.columns)
-            refresh = refresh_loader.adopt(session, row[:split])
-            client = client_loader.adopt(session, row[split:])
+        refresh, client = self.statements.adopt_joined(session, row, digest)
         session.info[_LOADED_CLIENT] = (session.get_transaction(), client)
         return cast(RefreshTokenMixin, refresh)
 
