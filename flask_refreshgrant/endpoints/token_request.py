@@ -9,6 +9,7 @@ import binascii
 import functools
 import os
 import re
+from functools import cached_property
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -51,7 +52,9 @@ _REPEATABLE_PARAMETERS = frozenset({"resource"})
 class BodyOnlyPayload(FlaskOAuth2Payload):  # type: ignore[misc]
     """OAuth parameters from the form body only, never the URL query."""
 
-    @property
+    # Cached here: Werkzeug's ``Request.form`` is a data descriptor that runs
+    # Python code on every read, and Authlib reads the payload often.
+    @cached_property
     def data(self) -> MultiDict[str, str]:
         return self._request.form  # type: ignore[no-any-return]
 
@@ -108,6 +111,11 @@ class TokenRequest(FlaskOAuth2Request):  # type: ignore[misc]
         self.replay_response: dict[str, Any] | None = None
         #: The request's accepted DPoP proof (RFC 9449), if it sent one.
         self.dpop: Proof | None = None
+
+    @cached_property
+    def form(self) -> MultiDict[str, str]:
+        """The form body (read once: see :class:`BodyOnlyPayload`)."""
+        return self._request.form  # type: ignore[no-any-return]
 
     @property
     def uri(self) -> str:
