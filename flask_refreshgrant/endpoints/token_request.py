@@ -199,7 +199,8 @@ def check_form_request(request: Request) -> None:
         raise InvalidRequestError(
             "The token request must be 'application/x-www-form-urlencoded'."
         )
-    for name in request.args:
+    # ``args`` parses the query string: not when there is none (the rule).
+    for name in request.args if request.query_string else ():
         if name in _BODY_ONLY_PARAMETERS:
             raise InvalidRequestError(f"'{name}' must be sent in the request body.")
     check_body_encoding(request)
