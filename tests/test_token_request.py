@@ -56,9 +56,9 @@ def test_same_request_as_authlibs(app: Flask, url: str) -> None:
 
 
 def test_plain_http_elsewhere_than_loopback_is_refused(app: Flask) -> None:
-    with app.test_request_context("http://auth.example.com/oauth2/token"):
-        with pytest.raises(InsecureTransportError):
-            TokenRequest(request)
+    url = "http://auth.example.com/oauth2/token"
+    with app.test_request_context(url), pytest.raises(InsecureTransportError):
+        TokenRequest(request)
 
 
 def test_authlibs_insecure_transport_switch_is_read_per_request(
@@ -71,9 +71,8 @@ def test_authlibs_insecure_transport_switch_is_read_per_request(
     with app.test_request_context(url):
         TokenRequest(request)
     monkeypatch.delenv("AUTHLIB_INSECURE_TRANSPORT")
-    with app.test_request_context(url):
-        with pytest.raises(InsecureTransportError):
-            TokenRequest(request)
+    with app.test_request_context(url), pytest.raises(InsecureTransportError):
+        TokenRequest(request)
     monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
     with app.test_request_context(url):
         TokenRequest(request)

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import os
 import re
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from authlib.common.security import is_secure_transport
 from authlib.integrations.flask_oauth2.requests import (
     FlaskOAuth2Payload,
     FlaskOAuth2Request,
 )
-from authlib.common.security import is_secure_transport
 from authlib.oauth2.rfc6749.errors import InsecureTransportError, InvalidRequestError
 from flask.wrappers import Request
 from werkzeug.datastructures import MultiDict
@@ -59,7 +58,7 @@ class BodyOnlyPayload(FlaskOAuth2Payload):  # type: ignore[misc]
         return self._request.form  # type: ignore[no-any-return]
 
 
-@functools.lru_cache(maxsize=256)
+@lru_cache(maxsize=256)
 def _secure_origin(scheme: str, host: str) -> bool:
     """Authlib's :func:`~authlib.common.security.is_secure_transport` of a
     request to ``scheme://host``: its answer depends on the scheme and the
@@ -115,7 +114,7 @@ class TokenRequest(FlaskOAuth2Request):  # type: ignore[misc]
     @cached_property
     def form(self) -> MultiDict[str, str]:
         """The form body (read once: see :class:`BodyOnlyPayload`)."""
-        return self._request.form  # type: ignore[no-any-return]
+        return self._request.form
 
     @property
     def uri(self) -> str:
