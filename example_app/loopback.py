@@ -15,6 +15,7 @@ request carries.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,19 +32,32 @@ class PinLoopbackHost:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        served = _served_address(environ)
-        default_port = 443 if environ.get("wsgi.url_scheme") == "https" else 80
-        host = environ.get("HTTP_HOST", "")
-        if served is not None and not _names(host, served, default_port):
-            environ["HTTP_HOST"] = served
+        pinned = _pinned_host(
+            environ.get("HTTP_HOST", ""),
+            environ.get("SERVER_NAME", ""),
+            str(environ.get("SERVER_PORT", "")),
+            environ.get("wsgi.url_scheme") == "https",
+        )
+        if pinned is not None:
+            environ["HTTP_HOST"] = pinned
         result: Iterable[bytes] = self.app(environ, start_response)
         return result
 
 
-def _served_address(environ: dict[str, Any]) -> str | None:
+@functools.lru_cache(maxsize=256)
+def _pinned_host(host: str, name: str, port: str, https: bool) -> str | None:
+    """The ``Host`` header to put in place of ``host``, or ``None`` to keep
+    it. Remembered (bounded: the header is the client's to choose), since
+    every request asks the same question, and the answer takes URL parsing."""
+    served = _served_address(name, port)
+    if served is not None and not _names(host, served, 443 if https else 80):
+        return served
+    return None
+
+
+def _served_address(name: str, port: str) -> str | None:
     """``host:port`` the server listens on, if that is a loopback address."""
-    name, port = environ.get("SERVER_NAME", ""), environ.get("SERVER_PORT", "")
-    if not name or not str(port).isdigit():
+    if not name or not port.isdigit():
         return None
     host = f"[{name}]" if ":" in name else name
     address = f"{host}:{port}"

@@ -35,6 +35,9 @@ def init_web(app: Flask) -> None:
     # CSRF token there. The consent form, which posts to the same blueprint's
     # authorization endpoint, is checked explicitly in authorize().
     csrf.exempt(app.blueprints["refreshgrant"])
+    # Userinfo too: OpenID Connect clients may POST there (Core §5.3.1),
+    # with their access token.
+    csrf.exempt(app.blueprints["refreshgrant_userinfo"])
     # Metadata takes no form: a PUT there gets the extension's JSON 405,
     # not the CSRF error page.
     csrf.exempt(app.blueprints["refreshgrant_metadata"])

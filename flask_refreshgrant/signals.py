@@ -45,4 +45,8 @@ password_lockout = _signals.signal("refreshgrant.password-lockout")
 
 def emit(signal: Signal, **kwargs: Any) -> None:
     """Send ``signal`` with the current app as sender."""
+    # No receiver connected, for any sender (the usual case): nothing to
+    # send, and no need to look the app up.
+    if not signal.receivers:
+        return
     signal.send(current_app._get_current_object(), **kwargs)  # type: ignore[attr-defined]

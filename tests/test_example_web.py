@@ -586,6 +586,17 @@ def test_csrf_token_required_on_every_form(make_app: Callable[..., Flask]) -> No
         {"grant_type": "password", "username": "demo", "password": "demo"}
     )
     assert granted.status_code == 200, granted.json
+    # Nor at userinfo, which OpenID Connect clients may POST to (Core
+    # §5.3.1) with their access token: the extension's JSON, never the
+    # CSRF error page.
+    anonymous = user.client.post("/oauth2/userinfo")
+    assert anonymous.status_code == 401, page_text(anonymous)
+    assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
+    assert granted.json is not None
+    bearer = {"Authorization": "Bearer " + granted.json["access_token"]}
+    claims = user.client.post("/oauth2/userinfo", headers=bearer)
+    assert claims.status_code == 200, page_text(claims)
+    assert claims.json == {"sub": "1", "preferred_username": "demo"}
 
 
 def user_page(user: Browser) -> str:

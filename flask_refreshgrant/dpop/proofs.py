@@ -258,9 +258,11 @@ class DPoP:
         :raises InvalidDPoPProofError: a proof that does not pass.
         :raises UseDPoPNonceError: a proof without the current nonce.
         """
-        values = request.headers.getlist("DPoP")
-        if not self.enabled or not values:
+        # Looked up in the WSGI environ first: ``headers.getlist`` walks
+        # every header, on every token request, most of which send no proof.
+        if not self.enabled or "HTTP_DPOP" not in request.environ:
             return None
+        values = request.headers.getlist("DPoP")
         try:
             return self._check(values, request, access_token=None)
         except _Refused as refused:

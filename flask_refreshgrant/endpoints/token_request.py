@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
+from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from authlib.common.security import is_secure_transport
 from authlib.integrations.flask_oauth2.requests import (
     FlaskOAuth2Payload,
     FlaskOAuth2Request,
 )
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InsecureTransportError, InvalidRequestError
 from flask.wrappers import Request
 from werkzeug.datastructures import MultiDict
+from werkzeug.sansio.utils import get_current_url
 
 from ..dpop.proofs import Proof
 
@@ -47,21 +51,76 @@ _REPEATABLE_PARAMETERS = frozenset({"resource"})
 class BodyOnlyPayload(FlaskOAuth2Payload):  # type: ignore[misc]
     """OAuth parameters from the form body only, never the URL query."""
 
-    @property
+    # Cached here: Werkzeug's ``Request.form`` is a data descriptor that runs
+    # Python code on every read, and Authlib reads the payload often.
+    @cached_property
     def data(self) -> MultiDict[str, str]:
         return self._request.form  # type: ignore[no-any-return]
+
+
+@lru_cache(maxsize=256)
+def _secure_origin(scheme: str, host: str) -> bool:
+    """Authlib's :func:`~authlib.common.security.is_secure_transport` of a
+    request to ``scheme://host``: its answer depends on the scheme and the
+    host name only, never on the path or the query. (Bounded: the ``Host``
+    header is the client's to choose.)"""
+    return bool(is_secure_transport(get_current_url(scheme, host)))
+
+
+def check_transport(request: Request) -> None:
+    """Authlib's :meth:`InsecureTransportError.check` of the request URL.
+
+    :raises InsecureTransportError: plain HTTP to a host that is not loopback.
+    """
+    # Authlib's own switch, read on every request as Authlib reads it (and
+    # never cached with the answer).
+    if os.getenv("AUTHLIB_INSECURE_TRANSPORT"):
+        return
+    if not _secure_origin(request.scheme, request.host):
+        raise InsecureTransportError()
 
 
 class TokenRequest(FlaskOAuth2Request):  # type: ignore[misc]
     """A token request read from the body only."""
 
     def __init__(self, request: Request) -> None:
-        super().__init__(request)
+        # Authlib's FlaskOAuth2Request.__init__, which this replaces, builds
+        # ``request.url`` (Werkzeug's IRI conversions), parses it again for
+        # the insecure-transport check (``urlsplit``, ``ipaddress``) and
+        # counts the headers (``headers or {}`` walks the WSGI environ), on
+        # every request, though no token endpoint reads the URL. So: the
+        # same check from the scheme and host, cached per origin; ``uri`` is
+        # built only when read; the attributes are Authlib's own
+        # (OAuth2Request.__init__; tests/test_token_request.py checks that
+        # none is missing after an Authlib upgrade).
+        check_transport(request)
+        self.method = request.method
+        self.headers = request.headers
+        self._body = None
+        self._request = request
         self.payload = BodyOnlyPayload(request)
+        self.client = None
+        self.auth_method = None
+        self.user = None
+        self.authorization_code = None
+        self.refresh_token = None
+        self.credential = None
+        self._scope = None
         #: Set by the refresh grant when a grace period replays a response.
         self.replay_response: dict[str, Any] | None = None
         #: The request's accepted DPoP proof (RFC 9449), if it sent one.
         self.dpop: Proof | None = None
+
+    @cached_property
+    def form(self) -> MultiDict[str, str]:
+        """The form body (read once: see :class:`BodyOnlyPayload`)."""
+        return self._request.form
+
+    @property
+    def uri(self) -> str:
+        """The request URL, as Authlib's request has it."""
+        url: str = self._request.url
+        return url
 
 
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -139,7 +198,8 @@ def check_form_request(request: Request) -> None:
         raise InvalidRequestError(
             "The token request must be 'application/x-www-form-urlencoded'."
         )
-    for name in request.args:
+    # ``args`` parses the query string: not when there is none (the rule).
+    for name in request.args if request.query_string else ():
         if name in _BODY_ONLY_PARAMETERS:
             raise InvalidRequestError(f"'{name}' must be sent in the request body.")
     check_body_encoding(request)

@@ -97,7 +97,11 @@ def for_refresh(
     granted = split(grant)
     if granted:
         return _narrowed(named, granted)
-    _narrowed(named, (default_audience(settings),))
+    # Only a named resource needs the default audience to be checked
+    # against: the issuer, when it is the default, is built from the request
+    # URL (Werkzeug's IRI conversions), a cost every refresh paid for nothing.
+    if named:
+        _narrowed(named, (default_audience(settings),))
     return None
 
 

@@ -25,7 +25,7 @@ from authlib.oauth2.rfc6749.errors import (
     OAuth2Error,
     UnsupportedResponseTypeError,
 )
-from flask import Response
+from flask import Request, Response
 from flask import request as flask_request
 from werkzeug.exceptions import HTTPException
 
@@ -57,6 +57,14 @@ from ..store.tokens import TokenStore
 #: The one ``error_description`` of ``invalid_client``, whether the client is
 #: unknown, its secret wrong or its credentials missing (RFC 6749 §5.2).
 CLIENT_AUTHENTICATION_FAILED = "Client authentication failed."
+
+
+def _current_request() -> Request:
+    """The request object itself, not Flask's context-local proxy: the
+    token request reads it dozens of times, and each read through the proxy
+    looks the request up again."""
+    request: Request = flask_request._get_current_object()  # type: ignore[attr-defined]
+    return request
 
 
 class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
@@ -214,7 +222,7 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         request itself (the authorization endpoint reads the query)."""
         if isinstance(request, OAuth2Request):
             return request
-        return TokenRequest(flask_request)
+        return TokenRequest(_current_request())
 
     def get_authorization_grant(self, request: OAuth2Request) -> Any:
         """Authlib's, except that an unknown ``response_type`` that holds a
@@ -263,7 +271,7 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
     def _refuse_malformed(self) -> Response | None:
         """The error response for a malformed form request, else ``None``."""
         try:
-            check_form_request(flask_request)
+            check_form_request(_current_request())
         except HTTPException:
             # The body could not be parsed (too large, malformed).
             return self.handle_error_response(
@@ -292,8 +300,9 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         """The token request, with its DPoP proof checked (RFC 9449 §5)
         before any grant reads or writes anything; its ``jti`` is recorded
         once the client has authenticated (:meth:`authenticate_client`)."""
-        token_request = TokenRequest(flask_request)
-        token_request.dpop = self.dpop.token_request_proof(flask_request)
+        request = _current_request()
+        token_request = TokenRequest(request)
+        token_request.dpop = self.dpop.token_request_proof(request)
         return token_request
 
     def create_endpoint_response(self, name: str, request: Any = None) -> Response:
