@@ -8,7 +8,8 @@
         return {"user": current_token.user_id, "scope": current_token.scope}
 
 Expired, revoked and unknown tokens get ``401`` with
-``WWW-Authenticate: Bearer error="invalid_token"`` (RFC 6750 §3.1).
+``WWW-Authenticate: Bearer error="invalid_token"``; a request without a
+token gets ``401`` with a bare ``WWW-Authenticate: Bearer`` (RFC 6750 §3.1).
 
 DPoP-bound access tokens (RFC 9449 §7) come as ``Authorization: DPoP
 <token>`` with a ``DPoP`` proof of the token's key that carries ``ath``; such
@@ -30,7 +31,7 @@ from authlib.integrations.flask_oauth2.requests import (
 )
 from authlib.integrations.flask_oauth2.signals import token_authenticated
 from authlib.oauth2.rfc6749 import MissingAuthorizationError, TokenValidator
-from authlib.oauth2.rfc6749.errors import OAuth2Error
+from authlib.oauth2.rfc6749.errors import OAuth2Error, UnsupportedTokenTypeError
 from authlib.oauth2.rfc6750 import BearerTokenValidator as _BearerTokenValidator
 from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
 from flask import Request, Response, abort, after_this_request, g, json
@@ -178,20 +179,32 @@ class ResourceProtector(_ResourceProtector):  # type: ignore[misc]
         return token
 
     def raise_error_response(self, error: OAuth2Error) -> None:
-        """Authlib's; a missing or bad bearer token's ``401`` also offers the
-        DPoP scheme with its algorithms (RFC 9449 §7.1)."""
+        """Authlib's, with two changes to its 401 answers.
+
+        A request with no credentials this server takes (no
+        ``Authorization`` header, or a scheme other than ``Bearer`` and
+        ``DPoP``) gets a bare ``WWW-Authenticate: Bearer`` and an empty
+        JSON object: RFC 6750 §3.1 says such an answer SHOULD NOT carry an
+        error code (Authlib sends its own, ``missing_authorization``, which
+        no RFC defines). And a missing or bad token's ``401`` also offers
+        the DPoP scheme with its algorithms (RFC 9449 §7.1).
+        """
         dpop = state().server.dpop
-        if not dpop.enabled or not isinstance(
-            error, MissingAuthorizationError | InvalidTokenError
-        ):
+        if isinstance(error, MissingAuthorizationError | UnsupportedTokenTypeError):
+            realm = f' realm="{error.realm}"' if error.realm else ""
+            body: dict[str, Any] = {}
+            headers = [
+                *(h for h in error.get_headers() if h[0] != "WWW-Authenticate"),
+                ("WWW-Authenticate", "Bearer" + realm),
+            ]
+        elif isinstance(error, InvalidTokenError):
+            body = dict(error.get_body())
+            headers = error.get_headers()
+        else:
             super().raise_error_response(error)
-        headers = [
-            *error.get_headers(),
-            ("WWW-Authenticate", challenge(dpop.algorithms)),
-        ]
-        raise_http_exception(
-            error.status_code, json.dumps(dict(error.get_body())), headers
-        )
+        if dpop.enabled:
+            headers.append(("WWW-Authenticate", challenge(dpop.algorithms)))
+        raise_http_exception(error.status_code, json.dumps(body), headers)
 
 
 #: Decorator guarding a route with an access token: a bearer token, or a

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from authlib.oauth2.rfc6749 import MissingAuthorizationError
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc6750 import InvalidTokenError
 from flask import Blueprint, Response, json
@@ -49,9 +48,6 @@ def userinfo() -> Response:
         return refused
     try:
         token: Any = require_oauth.acquire_token([OPENID])
-    except MissingAuthorizationError:
-        # The challenge names the scheme as Core §5.3.3 writes it.
-        require_oauth.raise_error_response(MissingAuthorizationError("Bearer", None))
     except OAuth2Error as error:  # as require_oauth's decorator answers
         require_oauth.raise_error_response(error)
     app_state = state()

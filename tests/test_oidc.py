@@ -491,7 +491,10 @@ def test_userinfo_errors(oidc: Harness) -> None:
     client = rp(oidc)
     missing = userinfo(oidc, None)
     assert missing.status_code == 401
-    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    # SPEC §11: "without a token 401 with WWW-Authenticate: Bearer" — and
+    # no error code (RFC 6750 §3.1, which Core §5.3.3 refers to).
+    assert missing.headers.getlist("WWW-Authenticate")[0] == "Bearer"
+    assert missing.json == {}
     bad = userinfo(oidc, "not-a-token")
     assert bad.status_code == 401 and "invalid_token" in bad.headers["WWW-Authenticate"]
     no_openid = login(oidc, client, scope="PRODUCTION")
