@@ -235,6 +235,50 @@ def test_an_oversized_nonce_is_refused(oidc: Harness) -> None:
     assert query["iss"] == ISSUER
 
 
+@pytest.mark.parametrize(
+    ("parameter", "error"),
+    [
+        ("request", "request_not_supported"),
+        ("request_uri", "request_uri_not_supported"),
+    ],
+)
+def test_request_objects_are_refused(oidc: Harness, parameter: str, error: str) -> None:
+    """Core §6.1/§6.2: an OP without Request Object support MUST answer
+    these errors rather than ignore what the client put in the object."""
+    client = rp(oidc)
+    _, challenge = pkce_pair()
+    value = "eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9."
+    if parameter == "request_uri":
+        value = "https://client.example/request.jwt"
+    response = oidc.client.get(
+        authorize_url(client, challenge, **{parameter: value}),
+        headers={"X-User": "1"},
+    )
+    query = redirect_query(response)
+    assert query["error"] == error and query["state"] == "st"
+    assert query["iss"] == ISSUER
+    assert "code" not in query
+    metadata = oidc.client.get("/.well-known/openid-configuration").json
+    assert metadata is not None
+    # Discovery §3: request_uri_parameter_supported is true when left out.
+    assert metadata["request_parameter_supported"] is False
+    assert metadata["request_uri_parameter_supported"] is False
+
+
+def test_plain_oauth_requests_ignore_request_objects(oidc: Harness) -> None:
+    """RFC 6749 §3.1: unrecognized parameters are ignored — a request
+    without ``openid`` is not an OpenID Connect request."""
+    client = rp(oidc)
+    _, challenge = pkce_pair()
+    response = oidc.client.get(
+        authorize_url(client, challenge, scope="PRODUCTION", request="x.y."),
+        headers={"X-User": "1"},
+    )
+    # The request reached the app's consent step, as without the parameter.
+    assert response.status_code == 200
+    assert response.json == {"consent": ["PRODUCTION"]}
+
+
 # -- refresh (Core §12.2) ------------------------------------------------------
 
 

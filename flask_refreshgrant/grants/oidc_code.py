@@ -7,6 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oidc.core.errors import (
+    RequestNotSupportedError,
+    RequestURINotSupportedError,
+)
 from authlib.oidc.core.grants import OpenIDCode as AuthlibOpenIDCode
 
 from .oidc import CodeFacts, has_openid, id_token
@@ -22,6 +26,8 @@ class OpenIDCode(AuthlibOpenIDCode):  # type: ignore[misc]
     ``prompt`` is not Authlib's business here: the app decides on login and
     consent after the request was validated, through
     :class:`~..endpoints.authorization_request.AuthorizationRequest`.
+    Request Objects (``request``, ``request_uri``) are not supported, and
+    refused as Core §6 says (the metadata says so too).
     """
 
     def __init__(self) -> None:
@@ -44,7 +50,14 @@ class OpenIDCode(AuthlibOpenIDCode):  # type: ignore[misc]
         self, grant: Any, redirect_uri: str
     ) -> None:
         super().validate_openid_authorization_request(grant, redirect_uri)
-        nonce = grant.request.payload.data.get("nonce")
+        data = grant.request.payload.data
+        # Core §6.1 and §6.2: an OP that does not support Request Objects
+        # MUST refuse them (ignoring one would drop what the client signed).
+        if "request" in data:
+            raise RequestNotSupportedError(redirect_uri=redirect_uri)
+        if "request_uri" in data:
+            raise RequestURINotSupportedError(redirect_uri=redirect_uri)
+        nonce = data.get("nonce")
         if nonce is not None and len(nonce) > MAX_NONCE_LENGTH:
             raise InvalidRequestError(
                 f"'nonce' is longer than {MAX_NONCE_LENGTH} characters.",

@@ -257,6 +257,10 @@ def openid_configuration() -> Response:
         subject_types_supported=["public"],
         id_token_signing_alg_values_supported=app_state.keys.algorithms(),
         claims_supported=ID_TOKEN_CLAIMS,
+        # Request Objects are refused (Core §6); Discovery §3 makes
+        # request_uri_parameter_supported true when it is left out.
+        request_parameter_supported=False,
+        request_uri_parameter_supported=False,
     )
     return _json(body)
 
