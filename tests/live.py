@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import sqlalchemy as sa
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP = "example_app:create_app()"
@@ -361,3 +362,13 @@ def describe(responses: Sequence[requests.Response]) -> str:
                 key += f" {body['error']}"
         counts[key] = counts.get(key, 0) + 1
     return ", ".join(f"{key}: {count}" for key, count in sorted(counts.items()))
+
+
+def count_rows(database_url: str, sql: str) -> int:
+    """``sql``'s one number, read on a connection of its own."""
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text(sql)).scalar_one())
+    finally:
+        engine.dispose()

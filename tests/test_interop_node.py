@@ -19,7 +19,7 @@ from flask_refreshgrant import ClientCredentials
 
 from .interop_node import NodeInterop, oidc, succeeded
 from .live import DEMO_PASSWORD, DEMO_USERNAME, LiveServer, live_server
-from .test_dpop_live import REDIRECT_URI, approve, log_in, register
+from .live_pages import REDIRECT_URI, approve, log_in, register
 
 
 def dashed_client(make_example_app: Callable[..., Flask]) -> ClientCredentials:

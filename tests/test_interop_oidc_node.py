@@ -25,7 +25,7 @@ from flask_refreshgrant import ClientCredentials
 
 from .interop_node import NodeInterop, NodeResult, oidc, succeeded
 from .live import DEMO_USERNAME, REQUEST_TIMEOUT, LiveServer, live_server
-from .test_dpop_live import REDIRECT_URI, approve, log_in
+from .live_pages import REDIRECT_URI, approve, log_in
 
 
 def register(

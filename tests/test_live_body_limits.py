@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .live import WORKER_MODELS, LiveServer, live_server
-from .test_live_server import count_rows
+from .live import WORKER_MODELS, LiveServer, count_rows, live_server
 
 LIMIT = 16 * 1024
 REQUEST_TIMEOUT = 30.0

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 import requests
-import sqlalchemy as sa
 
 from .live import (
     REQUEST_TIMEOUT,
     WORKER_MODELS,
     LiveServer,
+    count_rows,
     database_kind,
     describe,
     live_server,
@@ -154,15 +154,6 @@ def bash(script: str, server: LiveServer) -> str:
         f"stderr: {result.stderr}\n{server.output()}"
     )
     return result.stdout
-
-
-def count_rows(database_url: str, sql: str) -> int:
-    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(sa.text(sql)).scalar_one())
-    finally:
-        engine.dispose()
 
 
 def test_banner_curl_commands_work_when_pasted(
