@@ -189,6 +189,23 @@ def test_a_dpop_bound_jwt_needs_a_proof_of_its_key(issuer: Issuer) -> None:
         url, "GET", access_token=token, claims={"iat": int(clock.now) - 120}
     )
     assert refused(verifier, token, dpop_proof=stale, **good) == "invalid_dpop_proof"
+    # htu is compared as the authorization server compares it (one function,
+    # dpop.proofs.htu_matches): scheme and host case, a default port and the
+    # query do not count; a URL with userinfo is not this request's URL.
+    equivalent = "HTTPS://API.example.com:443/v1/notes?page=2"
+    assert "cnf" in verifier.verify(
+        token, dpop_proof=holder.proof(equivalent, "GET", access_token=token), **good
+    )
+    with_userinfo = "https://someone@api.example.com/v1/notes"
+    assert (
+        refused(
+            verifier,
+            token,
+            dpop_proof=holder.proof(with_userinfo, "GET", access_token=token),
+            **good,
+        )
+        == "invalid_dpop_proof"
+    )
     # An unbound token cannot be sent with the DPoP scheme.
     plain = issuer.sign(key, "k1", now=clock.now)
     assert refused(verifier, plain, dpop_proof=proof(), **good) == "invalid_token"

@@ -23,7 +23,7 @@ import base64
 import dataclasses
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -154,6 +154,15 @@ def _normalized(url: str) -> tuple[str, str, str] | None:
     if port is not None and port != {"http": 80, "https": 443}[scheme]:
         host = f"{host}:{port}"
     return scheme, host, parts.path or "/"
+
+
+def htu_matches(htu: object, urls: Iterable[str]) -> bool:
+    """Whether a proof's ``htu`` names one of ``urls`` (RFC 9449 §4.3: query
+    and fragment aside, compared after RFC 3986 normalization)."""
+    if not isinstance(htu, str):
+        return False
+    given = _normalized(htu)
+    return given is not None and any(given == _normalized(url) for url in urls)
 
 
 def access_token_hash(access_token: str) -> str:
@@ -368,12 +377,7 @@ class DPoP:
         """``htu`` names this request's URL as the server sees it, or as the
         metadata advertises it (``OAUTH2_ISSUER`` plus the path) when a proxy
         in front changes the scheme or host."""
-        if not isinstance(htu, str):
-            return False
-        given = _normalized(htu)
-        if given is None:
-            return False
         candidates = [request.base_url]
         if self.issuer is not None:
             candidates.append(self.issuer + request.path)
-        return any(given == _normalized(url) for url in candidates)
+        return htu_matches(htu, candidates)

@@ -13,10 +13,9 @@ from __future__ import annotations
 import hmac
 import threading
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from ..dpop import jws as dpop_jws
-from ..dpop.proofs import ath_matches, iat_problem
+from ..dpop.proofs import MAX_JTI_LENGTH, ath_matches, htu_matches, iat_problem
 from .errors import TokenVerificationError
 
 #: Most proofs remembered at once (the oldest are forgotten first).
@@ -25,19 +24,6 @@ MAX_REMEMBERED = 100_000
 
 def _refused(description: str) -> TokenVerificationError:
     return TokenVerificationError("invalid_dpop_proof", description)
-
-
-def _normalized(url: str) -> tuple[str, str, int | None, str] | None:
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
-        return None
-    default = {"http": 80, "https": 443}[scheme]
-    return scheme, parts.hostname.lower(), port or default, parts.path or "/"
 
 
 class ProofChecker:
@@ -71,12 +57,11 @@ class ProofChecker:
             raise _refused("The DPoP proof is signed by another key than the token's.")
         claims = signed.claims
         jti = claims.get("jti")
-        if not isinstance(jti, str) or not 0 < len(jti) <= 256:
+        if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
             raise _refused("The DPoP proof needs a jti.")
         if claims.get("htm") != method:
             raise _refused("The htm of the DPoP proof is not this request's method.")
-        htu = claims.get("htu")
-        if not isinstance(htu, str) or _normalized(htu) != _normalized(url):
+        if not htu_matches(claims.get("htu"), [url]):
             raise _refused("The htu of the DPoP proof is not this request's URL.")
         if not ath_matches(claims, access_token):
             raise _refused("The ath of the DPoP proof does not match the token.")
