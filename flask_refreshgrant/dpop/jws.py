@@ -21,8 +21,10 @@ from ..errors import ConfigurationError
 
 try:
     from joserfc import jws
-    from joserfc.errors import JoseError, UnsupportedAlgorithmError
+    from joserfc.errors import JoseError
     from joserfc.jwk import JWKRegistry, RSAKey
+
+    from ..jose_registry import jws_registry
 except ImportError:  # pragma: no cover (the test suite has the extra)
     AVAILABLE = False
 else:
@@ -77,34 +79,11 @@ class SignedProof:
     jkt: str
 
 
-if AVAILABLE:
-
-    class _ProofRegistry(jws.JWSRegistry):
-        """joserfc's registry for the operator's list of algorithms.
-
-        Room in the header for an RSA key, and no warning for an algorithm
-        the operator chose (joserfc warns about ``EdDSA``, which RFC 9864
-        deprecates in favour of ``Ed25519``; RFC 9449's examples still use it).
-        """
-
-        max_header_length = 4096
-
-        def get_alg(self, name: str) -> Any:
-            if name not in self.algorithms or name not in (self.allowed or ()):
-                raise UnsupportedAlgorithmError(f"Algorithm of '{name}' is not allowed")
-            return self.algorithms[name]
-
-
-@lru_cache(maxsize=16)
-def _registry(algorithms: tuple[str, ...]) -> Any:
-    return _ProofRegistry(algorithms=algorithms, strict_check_header=False)
-
-
 def registry_for(algorithms: tuple[str, ...]) -> Any:
-    """joserfc's JWS registry for ``algorithms`` as proofs use it (no
-    warning for an algorithm the operator chose); the resource server
-    checks JWT access tokens with it too."""
-    return _registry(algorithms)
+    """joserfc's JWS registry for ``algorithms`` as proofs use it (room for
+    the key in the header, no warning for an algorithm the operator chose);
+    the resource server checks JWT access tokens with it too."""
+    return jws_registry(algorithms, key_in_header=True)
 
 
 def _public_key(value: object) -> Any:
@@ -184,7 +163,7 @@ def verify(value: str, algorithms: tuple[str, ...]) -> SignedProof:
     if len(value) > MAX_PROOF_LENGTH or not value.isascii():
         raise ProofSignatureError("The DPoP proof is not a JWT.")
     _check_json_bounds(value)
-    registry = _registry(algorithms)
+    registry = registry_for(algorithms)
     try:
         signed = jws.extract_compact(value.encode("ascii"), registry=registry)
         header: dict[str, Any] = signed.headers()

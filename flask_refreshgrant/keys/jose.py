@@ -10,13 +10,14 @@ say so).
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 try:
     from joserfc import jws
-    from joserfc.errors import JoseError, UnsupportedAlgorithmError
+    from joserfc.errors import JoseError
     from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
+
+    from ..jose_registry import jws_registry
 except ImportError:  # pragma: no cover (the test suite has it)
     AVAILABLE = False
 else:
@@ -32,24 +33,6 @@ INSTALL_HINT = "pip install 'joserfc>=1.6' (a requirement of flask-refreshgrant)
 RSA_BITS = 2048
 #: Longest JWT read at all (a JWT access token is well under 2 KB).
 MAX_JWT_LENGTH = 8192
-
-
-if AVAILABLE:
-
-    class _Registry(jws.JWSRegistry):
-        """joserfc's registry for the algorithms in use here, without its
-        warning about ``EdDSA`` (which RFC 9864 deprecates for ``Ed25519``;
-        OpenID Connect and RFC 9068 verifiers still know it as ``EdDSA``)."""
-
-        def get_alg(self, name: str) -> Any:
-            if name not in self.algorithms or name not in (self.allowed or ()):
-                raise UnsupportedAlgorithmError(f"Algorithm of '{name}' is not allowed")
-            return self.algorithms[name]
-
-
-@lru_cache(maxsize=16)
-def _registry(algorithms: tuple[str, ...]) -> Any:
-    return _Registry(algorithms=list(algorithms), strict_check_header=False)
 
 
 def generate(alg: str) -> Key:
@@ -93,7 +76,7 @@ def sign(key: Key, *, alg: str, kid: str, typ: str, claims: dict[str, Any]) -> s
         {"alg": alg, "kid": kid, "typ": typ},
         json.dumps(claims, separators=(",", ":")),
         key,
-        registry=_registry((alg,)),
+        registry=jws_registry((alg,)),
     )
     return token
 
@@ -104,7 +87,7 @@ def unverified_header(token: str) -> dict[str, Any] | None:
         return None
     try:
         header: dict[str, Any] = jws.extract_compact(
-            token.encode("ascii"), registry=_registry(("none",))
+            token.encode("ascii"), registry=jws_registry(("none",))
         ).headers()
     except (JoseError, ValueError, TypeError):
         return None
@@ -113,7 +96,7 @@ def unverified_header(token: str) -> dict[str, Any] | None:
 
 def verify(token: str, key: Key, alg: str) -> dict[str, Any] | None:
     """The claims of ``token`` if ``key`` signed it with ``alg``, else ``None``."""
-    registry = _registry((alg,))
+    registry = jws_registry((alg,))
     try:
         signed = jws.extract_compact(token.encode("ascii"), registry=registry)
         if signed.headers().get("alg") != alg:
