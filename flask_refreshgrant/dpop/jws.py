@@ -1,7 +1,8 @@
-"""The JOSE half of DPoP, and the only module that imports joserfc: read a
-proof's JWS, import its public key, check its signature, and compute the
-key's RFC 7638 thumbprint — all through joserfc, no hand-written JWS. Also
-which algorithms ``OAUTH2_DPOP_SIGNING_ALG_VALUES`` may name.
+"""The JOSE half of DPoP, and the only module of :mod:`.dpop` that imports
+joserfc: read a proof's JWS, import its public key, check its signature,
+and compute the key's RFC 7638 thumbprint — all through joserfc, no
+hand-written JWS. Also which algorithms ``OAUTH2_DPOP_SIGNING_ALG_VALUES``
+may name.
 
 joserfc is a dependency of the package (and of Authlib). Should an
 environment lack it all the same, :data:`AVAILABLE` is ``False`` and DPoP
