@@ -113,8 +113,9 @@ class TokenRequest(FlaskOAuth2Request):  # type: ignore[misc]
 
     @cached_property
     def form(self) -> MultiDict[str, str]:
-        """The form body (read once: see :class:`BodyOnlyPayload`)."""
-        return self._request.form
+        """The form body: the payload's (read once, see :class:`BodyOnlyPayload`)."""
+        data: MultiDict[str, str] = self.payload.data
+        return data
 
     @property
     def uri(self) -> str:
