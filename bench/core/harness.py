@@ -14,7 +14,7 @@ from typing import Any
 from load import wrkgen
 
 from core.common import TOKEN_PATH
-from core.measure import cpu_seconds, machine_jiffies
+from core.measure import cpu_seconds, cpu_split, machine_jiffies
 from core.report import log
 from core.servers import BENCH_DIR, Postgres, Server, run_python
 from core.settings import GENERATOR_CPU_FLAG_PCT, Settings
@@ -129,7 +129,7 @@ class Bench:
         self.counter += 1
         workers = [pid for t in targets for pid in t.workers()]
         backends = self.postgres.backends() if self.postgres else []
-        cpu_before = sum(cpu_seconds(pid) for pid in workers)
+        split_before = [cpu_split(pid) for pid in workers]
         db_before = sum(cpu_seconds(pid) for pid in backends)
         busy_before, total_before = machine_jiffies()
         budget = (
@@ -152,11 +152,18 @@ class Bench:
             result["generator"] = "python"
             generator_cpu = result["client_cpu_ms"] * result["sent"] / 1000
         busy_after, total_after = machine_jiffies()
-        cpu = sum(cpu_seconds(pid) for pid in workers) - cpu_before
+        split_after = [cpu_split(pid) for pid in workers]
+        user = sum(a[0] - b[0] for a, b in zip(split_after, split_before, strict=True))
+        system = sum(
+            a[1] - b[1] for a, b in zip(split_after, split_before, strict=True)
+        )
+        cpu = user + system
         db_cpu = sum(cpu_seconds(pid) for pid in backends) - db_before
         sent = result["sent"] or 1
         # Per request of the run, warm-up included.
         result["server_cpu_ms"] = cpu / sent * 1000
+        result["server_user_ms"] = user / sent * 1000
+        result["server_sys_ms"] = system / sent * 1000
         result["db_cpu_ms"] = (
             db_cpu / sent * 1000 if first.db_kind != "sqlite" else math.nan
         )

@@ -21,7 +21,9 @@ counts too) and the samples are put into parts, first match wins:
   around the view (hooks, contexts, teardown), gunicorn (HTTP).
 
 Figures are ms of a worker's wall time per refresh (samples / rate /
-refreshes): CPU and waiting for the database or for a core alike. A
+refreshes; py-spy samples the whole load, warm-up included, as the count
+of refreshes does): CPU and waiting for the database or for a core alike.
+Errors in a load and tracebacks in a server's log are printed at the end. A
 profiler in the workers slows them: compare servers sampled in the same
 run, not with the matrix.
 """
@@ -31,6 +33,7 @@ from __future__ import annotations
 import argparse
 import ast
 import collections
+import math
 import shutil
 import subprocess
 import sys
@@ -43,7 +46,6 @@ sys.path.insert(0, str(BENCH_DIR))
 
 import run as bench_run  # noqa: E402
 from core.harness import Bench  # noqa: E402
-from core.measure import cpu_split  # noqa: E402
 from core.report import log, table  # noqa: E402
 from core.servers import Postgres, Server  # noqa: E402
 from core.settings import KINDS, LABELS  # noqa: E402
@@ -212,18 +214,19 @@ def main(argv: Sequence[str] | None = None) -> None:
                     kind, rotate, args.db, f"{kind}_{'on' if rotate else 'off'}"
                 )
         bench.start_all(list(servers.values()))
+        # py-spy samples the whole load, warm-up included, as ``sent``
+        # (the divisor) counts it.
+        sampled_seconds = str(math.ceil(settings.warmup + settings.duration))
         for round_ in range(args.rounds):
             last = round_ == args.rounds - 1
             for label, server in servers.items():
-                workers = server.workers()
-                before = [cpu_split(pid) for pid in workers]
                 spies: list[tuple[subprocess.Popen[bytes], Path]] = []
                 if py_spy is not None and last:
-                    for pid in workers:
+                    for pid in server.workers():
                         out = workdir / f"spy-{server.kind}-{server.rotate}-{pid}.txt"
                         command = [py_spy, "record", "--idle", "-f", "raw"]
                         command += ["-r", str(args.rate), "-o", str(out)]
-                        command += ["-p", str(pid), "-d", str(int(args.duration))]
+                        command += ["-p", str(pid), "-d", sampled_seconds]
                         spies.append(
                             (
                                 subprocess.Popen(
@@ -237,17 +240,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                 result = bench.load([server])
                 for spy, _ in spies:
                     spy.wait()
-                after = [cpu_split(pid) for pid in workers]
-                sent = result["sent"] or 1
-                user = sum(a[0] - b[0] for a, b in zip(after, before, strict=True))
-                system = sum(a[1] - b[1] for a, b in zip(after, before, strict=True))
                 rows.append(
                     [
                         label,
                         round_ + 1,
                         result["rps"],
-                        user / sent * 1000,
-                        system / sent * 1000,
+                        result["server_user_ms"],
+                        result["server_sys_ms"],
                         result["db_cpu_ms"],
                         result["gen_cpu_pct"],
                         result["other_cpu_pct"],
@@ -260,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         args.keep.mkdir(parents=True, exist_ok=True)
                         for path in files:
                             shutil.copy(path, args.keep / path.name)
+        bench.stop(servers.values(), args.db)
         print(
             f"\n== {args.db}: wrk, {settings.connections} connections, "
             f"{args.duration:g} s after {settings.warmup:g} s warm-up; workers' "
@@ -282,6 +282,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         if sampled:
             _print_parts(sampled, rules, args.rate)
+        for problem in bench.problems:  # errors in a load, tracebacks
+            print(f"PROBLEM: {problem}")
 
 
 def _print_parts(
